@@ -1,0 +1,73 @@
+"""quicksearch: full-text search for question-and-answer knowledge bases.
+
+Typical use::
+
+    import quicksearch
+
+    quicksearch.build_index("content/", "index_data")
+    with quicksearch.open_index("index_data") as index:
+        for hit in index.search("regulated exocytosis").hits:
+            print(hit.title, hit.url)
+
+The engine (Whoosh) is loaded on first use of :func:`build_index` or :func:`open_index`, so
+importing the package, or running ``quicksearch --help``, stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .config import SCHEMA_VERSION, Settings
+from .errors import (
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexVersionError,
+    InvalidArgumentError,
+    InvalidSourceError,
+    QuickSearchError,
+)
+from .models import BuildReport, Document, Hit, IndexStats, SearchResults, SkippedFile
+
+if TYPE_CHECKING:
+    from .indexer import build_index
+    from .searcher import Searcher, open_index
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BuildReport",
+    "Document",
+    "Hit",
+    "IndexLockedError",
+    "IndexNotFoundError",
+    "IndexStats",
+    "IndexVersionError",
+    "InvalidArgumentError",
+    "InvalidSourceError",
+    "QuickSearchError",
+    "SearchResults",
+    "Searcher",
+    "Settings",
+    "SkippedFile",
+    "__version__",
+    "build_index",
+    "open_index",
+]
+
+_LAZY = {"build_index": "indexer", "open_index": "searcher", "Searcher": "searcher"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'quicksearch' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,95 @@
+"""The one analysis chain: tokenize | lowercase | fold | stop | stem.
+
+Indexing, query parsing and snippet highlighting all call :func:`analyze`, so a word is marked in
+a snippet exactly when it matched. Engine-free; the Whoosh adapter lives in ``schema.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import NamedTuple
+
+__all__ = ["STOP_WORDS", "Token", "analyze", "normalize_word", "stem", "terms"]
+
+# NLTK's English stop-word list (its corpus file is not shipped with the package, and nothing
+# may be downloaded at run time), written out here with the apostrophes folded the way
+# normalize_word folds them.
+STOP_WORDS: frozenset[str] = frozenset(
+    """
+i me my myself we our ours ourselves you youre youve youll youd your yours yourself yourselves
+he him his himself she shes her hers herself it its itself they them their theirs themselves
+what which who whom this that thatll these those am is are was were be been being have has had
+having do does did doing a an the and but if or because as until while of at by for with about
+against between into through during before after above below to from up down in out on off over
+under again further then once here there when where why how all any both each few more most
+other some such no nor not only own same so than too very s t can will just don dont should
+shouldve now d ll m o re ve y ain aren arent couldn couldnt didn didnt doesn doesnt hadn hadnt
+hasn hasnt haven havent isn isnt ma mightn mightnt mustn mustnt needn neednt shan shant shouldn
+shouldnt wasn wasnt weren werent won wont wouldn wouldnt
+""".split()
+)
+
+# Words, numbers with inner separators (3.14, 2,000) and contractions (don't, Mendel's).
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+(?:['’]\w+)*")
+_MAX_TOKEN_CHARS = 40
+
+
+class Token(NamedTuple):
+    """An analysed word: its index term, position among kept words, and character span."""
+
+    term: str
+    pos: int
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    # Imported lazily: nltk costs ~0.3 s to import, which `quicksearch --help` must not pay.
+    from nltk.stem.snowball import EnglishStemmer
+
+    return EnglishStemmer()
+
+
+@lru_cache(maxsize=262_144)
+def stem(word: str) -> str:
+    """Snowball (Porter2) stem of a lower-case word, cached."""
+    return _stemmer().stem(word)
+
+
+def _fold(word: str) -> str:
+    if word.isascii():
+        return word
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=262_144)
+def normalize_word(raw: str) -> str:
+    """Lower-case, fold accents and apostrophes; ``""`` for a stop word or an overlong token."""
+    word = raw.lower().replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    word = _fold(word.replace("'", "").replace(",", ""))
+    if not word or word in STOP_WORDS or len(word) > _MAX_TOKEN_CHARS or word == "_" * len(word):
+        return ""
+    return word
+
+
+def analyze(text: str, *, stemming: bool = True) -> Iterator[Token]:
+    """Yield the index terms of ``text`` with positions and character offsets."""
+    pos = 0
+    for match in _TOKEN.finditer(text):
+        word = normalize_word(match.group())
+        if not word:
+            continue
+        yield Token(stem(word) if stemming else word, pos, match.start(), match.end())
+        pos += 1
+
+
+def terms(text: str) -> list[str]:
+    """The index terms of ``text``, in order (duplicates kept)."""
+    return [token.term for token in analyze(text)]

@@ -1,0 +1,193 @@
+"""The ``quicksearch`` command: each command parses options, makes one library call, renders.
+
+The engine is imported inside the commands, so ``quicksearch --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import QuickSearchError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exit status for a bug in quicksearch itself (EX_SOFTWARE), distinct from user errors.
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+def _console(stderr: bool = False):  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, hint: str, code: int) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into one line on stderr and the error's exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except QuickSearchError as exc:
+            _fail(exc.message, exc.hint, exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception as exc:
+            if os.environ.get("QUICKSEARCH_DEBUG"):
+                raise
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc}",
+                "this is a bug in quicksearch; rerun with QUICKSEARCH_DEBUG=1 for details",
+                EXIT_INTERNAL,
+            )
+
+    return wrapper  # type: ignore[return-value]
+
+
+def index_option(func: F) -> F:
+    return click.option(
+        "--index",
+        "index_dir",
+        default="index_data",
+        show_default=True,
+        envvar="QUICKSEARCH_INDEX",
+        type=click.Path(file_okay=False),
+        help="Index folder (env: QUICKSEARCH_INDEX).",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="quicksearch")
+def main() -> None:
+    """Full-text search for question-and-answer pages.
+
+    \b
+    Example:
+        quicksearch index sample_content
+        quicksearch search regulated exocytosis
+    """
+
+
+@main.command()
+@click.argument("source", type=click.Path(file_okay=False))
+@index_option
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes for parsing (default: all cores).",
+)
+@json_option
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
+@handle_errors
+def index(source: str, index_dir: str, jobs: int | None, as_json: bool, quiet: bool) -> None:
+    """Build the index from a folder of .md pages (searchers keep working meanwhile).
+
+    \b
+    Example:
+        quicksearch index content/ --index index_data
+    """
+    from .indexer import build_index
+    from .render import print_report, to_json
+
+    show_progress = not (quiet or as_json) and sys.stderr.isatty()
+    report = build_index(source, index_dir, jobs=jobs, progress=show_progress)
+    if as_json:
+        click.echo(to_json(report.to_dict()))
+    elif not quiet:
+        print_report(_console(), report)
+
+
+@main.command()
+@click.argument("query", nargs=-1, required=True)
+@index_option
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, 100),
+    default=10,
+    show_default=True,
+    help="Results per page.",
+)
+@click.option(
+    "--page",
+    "-p",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Page of results.",
+)
+@click.option("--subject", "-s", default=None, help="Only this subject (any spelling).")
+@json_option
+@handle_errors
+def search(
+    query: tuple[str, ...],
+    index_dir: str,
+    limit: int,
+    page: int,
+    subject: str | None,
+    as_json: bool,
+) -> None:
+    """Search the index. Words may be quoted ("exact phrase"), -excluded or subject:name.
+
+    \b
+    Example:
+        quicksearch search regulated exocytosis
+        quicksearch search '"buffer solution" ph' --subject chemistry --json
+    """
+    from .render import print_results, to_json
+    from .searcher import open_index
+
+    with open_index(index_dir) as searcher:
+        results = searcher.search(" ".join(query), limit=limit, page=page, subject=subject)
+    if as_json:
+        click.echo(to_json(results.to_dict()))
+    else:
+        print_results(_console(), results)
+
+
+@main.command()
+@index_option
+@json_option
+@handle_errors
+def stats(index_dir: str, as_json: bool) -> None:
+    """Show document count, size and build time of the index.
+
+    \b
+    Example:
+        quicksearch stats --json
+    """
+    from .render import print_stats, to_json
+    from .searcher import open_index
+
+    with open_index(index_dir) as searcher:
+        facts = searcher.stats()
+    if as_json:
+        click.echo(to_json(facts.to_dict()))
+    else:
+        print_stats(_console(), facts)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

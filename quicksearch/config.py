@@ -1,0 +1,41 @@
+"""Tunable settings with sensible defaults, in one frozen object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Bumped whenever the on-disk schema or analysis changes; an index with another version
+#: must be rebuilt (``open_index`` says so instead of returning wrong results).
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Ranking and resource limits shared by the indexer and the searcher."""
+
+    #: Query-time weight of each text field (BM25F scores are multiplied by these).
+    question_boost: float = 3.0
+    keywords_boost: float = 2.0
+    answer_boost: float = 1.0
+    #: BM25 parameters; ``question_b`` is lower because questions are short and similar in length.
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    question_b: float = 0.5
+    #: Pages larger than this are skipped and reported (the real corpus tops out near 8 KB).
+    max_file_bytes: int = 1_000_000
+    #: User input beyond these bounds is ignored rather than rejected, to keep queries fast.
+    max_query_chars: int = 1_000
+    max_query_terms: int = 32
+    #: Largest page size an app may ask for.
+    max_limit: int = 1_000
+
+    @property
+    def field_boosts(self) -> dict[str, float]:
+        return {
+            "question": self.question_boost,
+            "keywords": self.keywords_boost,
+            "answer": self.answer_boost,
+        }
+
+
+DEFAULT_SETTINGS = Settings()

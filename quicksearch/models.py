@@ -1,0 +1,151 @@
+"""Plain, frozen data objects of the public API. No engine types appear here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .cleaning import canonical_subject
+
+
+def _keywords_tuple(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(k for k in (str(item).strip() for item in items) if k)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One Q&A page, parsed and cleaned, ready to index.
+
+    ``url`` is the unique key. ``subject`` is normalised on construction (``"computer science"``
+    becomes ``"Computer Science"``) and ``keywords`` may be given as a comma-separated string.
+    Pages with ``no_index=True`` are never indexed.
+    """
+
+    url: str
+    question: str
+    answer: str
+    keywords: tuple[str, ...] = ()
+    subject: str = ""
+    date: dt.date | None = None
+    id: str | None = None
+    source: str | None = None
+    no_index: bool = False
+
+    def __post_init__(self) -> None:
+        # Frozen, so normalise through object.__setattr__; apps get the same rules as files.
+        object.__setattr__(self, "keywords", _keywords_tuple(self.keywords))
+        object.__setattr__(self, "subject", canonical_subject(self.subject or ""))
+        if isinstance(self.date, dt.datetime):
+            object.__setattr__(self, "date", self.date.date())
+        if self.id is not None and not isinstance(self.id, str):
+            object.__setattr__(self, "id", str(self.id))
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A page that was not indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did: counts, skipped pages with reasons, and wall time."""
+
+    indexed: int
+    skipped: tuple[SkippedFile, ...]
+    excluded: int
+    seconds: float
+    index_dir: str
+    generation: str
+
+    @property
+    def skipped_count(self) -> int:
+        return len(self.skipped)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["skipped"] = [asdict(s) for s in self.skipped]
+        return data
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked result. ``snippet`` and ``title_html`` are safe HTML: escaped text plus marks."""
+
+    url: str
+    title: str
+    subject: str
+    date: dt.date | None
+    score: float
+    snippet: str
+    title_html: str
+    snippet_text: str = ""
+    #: ``(start, end)`` offsets of the marked words in ``snippet_text``.
+    snippet_spans: tuple[tuple[int, int], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "title": self.title,
+            "title_html": self.title_html,
+            "subject": self.subject,
+            "date": self.date.isoformat() if self.date else None,
+            "score": round(self.score, 4),
+            "snippet": self.snippet,
+        }
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """One page of results for a query, with the exact total and subject facet counts."""
+
+    query: str
+    hits: list[Hit]
+    total: int
+    page: int
+    limit: int
+    suggestion: str | None = None
+    facets: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return (self.total + self.limit - 1) // self.limit if self.limit else 0
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.hits)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "page": self.page,
+            "suggestion": self.suggestion,
+            "facets": dict(self.facets),
+            "hits": [hit.to_dict() for hit in self.hits],
+        }
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """Facts about an open index."""
+
+    documents: int
+    size_bytes: int
+    built_at: str
+    schema_version: int
+    generation: str
+    index_dir: str
+    subjects: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

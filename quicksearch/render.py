@@ -1,0 +1,89 @@
+"""Output for people (rich text in a terminal, plain when piped) and for machines (JSON)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from .models import BuildReport, IndexStats, SearchResults
+
+MARK_STYLE = "bold yellow"
+_MARKED = re.compile(r"<mark>(.*?)</mark>", re.S)
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def marked_html_to_text(fragment: str, style: str = MARK_STYLE) -> Text:
+    """Turn quicksearch's escaped-HTML-with-marks into rich Text with the marks styled."""
+    text, last = Text(), 0
+    for m in _MARKED.finditer(fragment):
+        text.append(html.unescape(fragment[last : m.start()]))
+        text.append(html.unescape(m.group(1)), style=style)
+        last = m.end()
+    text.append(html.unescape(fragment[last:]))
+    return text
+
+
+def print_results(console: Console, results: SearchResults) -> None:
+    if results.suggestion:
+        console.print(Text.assemble("Did you mean: ", (results.suggestion, "bold"), "?"))
+    if not results.hits:
+        if results.total:
+            console.print(f"No results on page {results.page} ({results.total} in all).")
+        else:
+            console.print(f"No results for {results.query!r}.")
+        return
+    first = (results.page - 1) * results.limit + 1
+    for rank, hit in enumerate(results.hits, start=first):
+        line = Text(f"{rank:>3}. ", style="bold")
+        line.append_text(marked_html_to_text(hit.title_html))
+        console.print(line)
+        meta = Text("     ")
+        meta.append(hit.subject or "-", style="cyan")
+        meta.append(f"  {hit.url}", style="dim")
+        console.print(meta, overflow="fold")
+        snippet = Text("     ")
+        snippet.append_text(marked_html_to_text(hit.snippet))
+        console.print(snippet)
+        console.print()
+    shown = f"{first}-{first + len(results.hits) - 1}"
+    console.print(
+        Text(
+            f"{shown} of {results.total} results (page {results.page} of {results.pages})",
+            style="dim",
+        )
+    )
+
+
+def print_report(console: Console, report: BuildReport, max_listed: int = 20) -> None:
+    for skipped in report.skipped[:max_listed]:
+        console.print(
+            Text.assemble(("skipped ", "yellow"), f"{skipped.path}: {skipped.reason}"),
+            overflow="fold",
+        )
+    if len(report.skipped) > max_listed:
+        console.print(f"... and {len(report.skipped) - max_listed} more skipped pages")
+    console.print(
+        f"Indexed {report.indexed:,} pages, skipped {len(report.skipped):,}, "
+        f"excluded {report.excluded:,} (no_index) in {report.seconds:.1f} s "
+        f"→ {report.index_dir}"
+    )
+
+
+def print_stats(console: Console, stats: IndexStats) -> None:
+    console.print(f"documents       {stats.documents:,}")
+    console.print(f"size            {stats.size_bytes / 1_048_576:.1f} MiB")
+    console.print(f"built at        {stats.built_at}")
+    console.print(f"schema version  {stats.schema_version}")
+    console.print(f"generation      {stats.generation}")
+    console.print(f"index           {stats.index_dir}")
+    console.print(f"subjects        {len(stats.subjects)}")
+    for subject, count in stats.subjects.items():
+        console.print(f"  {count:>7,}  {subject or '(none)'}")

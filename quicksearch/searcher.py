@@ -1,0 +1,273 @@
+"""Open an index and search it: ranked, filtered, paginated hits with snippets and facets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh import scoring, sorting
+from whoosh.searching import Searcher as WhooshSearcher
+
+from .cleaning import canonical_subject
+from .config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
+from .errors import IndexVersionError, InvalidArgumentError, QuickSearchError
+from .models import Hit, IndexStats, SearchResults
+from .query import ParsedQuery, parse_query
+from .schema import TEXT_FIELDS
+from .snippets import highlight, make_snippet
+from .storage import Generation, current_generation, directory_size, pointer_signature
+
+__all__ = ["Searcher", "open_index"]
+
+
+def _weighting(settings: Settings) -> scoring.WeightingModel:
+    return scoring.BM25F(B=settings.bm25_b, K1=settings.bm25_k1, question_B=settings.question_b)
+
+
+class _Engine:
+    """One open generation: the Whoosh index and searcher, used under the Searcher's lock."""
+
+    def __init__(self, generation: Generation, settings: Settings) -> None:
+        version = generation.manifest.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise IndexVersionError(
+                f"the index in {generation.path.parent} has schema version {version}, "
+                f"this quicksearch reads version {SCHEMA_VERSION}"
+            )
+        self.generation = generation
+        try:
+            self.index = whoosh_index.open_dir(str(generation.path))
+        except Exception as exc:  # any engine failure here means a damaged generation
+            raise IndexVersionError(
+                f"cannot open index generation {generation.name}: {exc}"
+            ) from None
+        self.searcher: WhooshSearcher = self.index.searcher(weighting=_weighting(settings))
+
+    def close(self) -> None:
+        self.searcher.close()
+        self.index.close()
+
+
+class Searcher:
+    """A handle on an index for searching; keep one per app and share it between threads.
+
+    It follows the index folder's live generation: after a rebuild, the next search (or
+    :meth:`refresh`) switches to the new index. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        index_dir: str | os.PathLike[str] = "index_data",
+        *,
+        settings: Settings = DEFAULT_SETTINGS,
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._signature = pointer_signature(self.index_dir)
+        self._engine: _Engine | None = _Engine(current_generation(self.index_dir), settings)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> Searcher:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the index files. Further searches raise :class:`QuickSearchError`."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+
+    @property
+    def closed(self) -> bool:
+        return self._engine is None
+
+    def refresh(self) -> bool:
+        """Switch to the live generation if a rebuild replaced it; return True if it did."""
+        with self._lock:
+            engine = self._require_engine()
+            signature = pointer_signature(self.index_dir)
+            if signature == self._signature:
+                return False
+            generation = current_generation(self.index_dir)
+            self._signature = signature
+            if generation.name == engine.generation.name:
+                return False
+            self._engine = _Engine(generation, self.settings)
+            engine.close()
+            return True
+
+    def _require_engine(self) -> _Engine:
+        if self._engine is None:
+            raise QuickSearchError("this Searcher is closed", hint="open the index again")
+        return self._engine
+
+    # -- searching ---------------------------------------------------------------------------
+
+    def search(
+        self, query: str, *, limit: int = 10, page: int = 1, subject: str | None = None
+    ) -> SearchResults:
+        """Search for ``query`` and return one page of ranked hits.
+
+        All words must match; if none do together, any-word matches are returned instead, so
+        pasted questions still find something. Never raises on the query text itself.
+        """
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= self.settings.max_limit
+        ):
+            raise InvalidArgumentError(
+                f"limit must be an integer from 1 to {self.settings.max_limit}"
+            )
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise InvalidArgumentError("page must be an integer of at least 1")
+        parsed = parse_query(
+            query, max_chars=self.settings.max_query_chars, max_terms=self.settings.max_query_terms
+        )
+        subjects = list(parsed.subjects)
+        if subject:
+            subjects.append(canonical_subject(subject))
+        if parsed.is_empty and not subjects:
+            return SearchResults(query=parsed.text, hits=[], total=0, page=page, limit=limit)
+
+        with self._lock:
+            self.refresh()
+            engine = self._require_engine()
+            rows, total, facets = self._run(engine.searcher, parsed, subjects, limit, page)
+        terms = parsed.highlight_terms
+        hits = [self._hit(row, score, terms) for row, score in rows]
+        return SearchResults(
+            query=parsed.text, hits=hits, total=total, page=page, limit=limit, facets=facets
+        )
+
+    def _run(
+        self,
+        searcher: WhooshSearcher,
+        parsed: ParsedQuery,
+        subjects: list[str],
+        limit: int,
+        page: int,
+    ) -> tuple[list[tuple[dict[str, Any], float]], int, dict[str, int]]:
+        filter_q = (
+            wq.And([wq.Term("subject", s) for s in dict.fromkeys(subjects)]) if subjects else None
+        )
+        total, facets, q = 0, {}, None
+        for conjunctive in (True, False):
+            q = self._engine_query(parsed, conjunctive)
+            if q is None:
+                return [], 0, {}
+            # An unscored pass gives the exact total and the subject counts of the whole set.
+            counted = searcher.search(
+                q,
+                limit=None,
+                scored=False,
+                filter=filter_q,
+                groupedby={"subject": sorting.FieldFacet("subject")},
+                maptype=sorting.Count,
+            )
+            total = len(counted)
+            if total:
+                facets = {
+                    k: v
+                    for k, v in sorted(
+                        counted.groups("subject").items(), key=lambda kv: (-kv[1], kv[0])
+                    )
+                    if k
+                }
+                break
+            if len(parsed.terms) + len(parsed.phrases) < 2:
+                break  # any-word matching cannot find more than all-words here
+        start = (page - 1) * limit
+        if total <= start or q is None:
+            return [], total, facets
+        results = searcher.search(q, limit=start + limit, filter=filter_q)
+        rows = [(dict(hit.fields()), hit.score) for hit in results[start : start + limit]]
+        return rows, total, facets
+
+    def _engine_query(self, parsed: ParsedQuery, conjunctive: bool) -> wq.Query | None:
+        boosts = self.settings.field_boosts
+
+        def term(t: str) -> wq.Query:
+            return wq.Or([wq.Term(f, t, boost=boosts[f]) for f in TEXT_FIELDS])
+
+        def phrase(words: tuple[str, ...]) -> wq.Query:
+            return wq.Or([wq.Phrase(f, list(words), boost=boosts[f]) for f in TEXT_FIELDS])
+
+        clauses = [term(t) for t in parsed.terms] + [phrase(p) for p in parsed.phrases]
+        if clauses:
+            q: wq.Query = wq.And(clauses) if conjunctive else wq.Or(clauses)
+        elif parsed.subjects:
+            q = wq.Every()
+        else:
+            return None
+        excluded = [term(t) for t in parsed.excluded_terms]
+        excluded += [phrase(p) for p in parsed.excluded_phrases]
+        if excluded:
+            q = wq.AndNot(q, wq.Or(excluded))
+        return q
+
+    def _hit(self, row: dict[str, Any], score: float, terms: frozenset[str]) -> Hit:
+        question = row.get("question", "")
+        snippet = make_snippet(row.get("answer", ""), terms)
+        stored_date = row.get("date")
+        return Hit(
+            url=row["url"],
+            title=question,
+            subject=row.get("subject", ""),
+            date=stored_date.date() if isinstance(stored_date, dt.datetime) else None,
+            score=float(score or 0.0),
+            snippet=snippet.html,
+            title_html=highlight(question, terms),
+            snippet_text=snippet.text,
+            snippet_spans=snippet.spans,
+        )
+
+    # -- facts -------------------------------------------------------------------------------
+
+    def stats(self) -> IndexStats:
+        """Document count, size on disk, build time, schema version and per-subject counts."""
+        with self._lock:
+            self.refresh()
+            engine = self._require_engine()
+            every = engine.searcher.search(
+                wq.Every(),
+                limit=None,
+                scored=False,
+                groupedby={"subject": sorting.FieldFacet("subject")},
+                maptype=sorting.Count,
+            )
+            subjects = dict(every.groups("subject"))
+            documents = engine.searcher.doc_count()
+            generation = engine.generation
+        return IndexStats(
+            documents=documents,
+            size_bytes=directory_size(generation.path),
+            built_at=str(generation.manifest.get("built_at", "")),
+            schema_version=int(generation.manifest.get("schema_version", 0)),
+            generation=generation.name,
+            index_dir=str(self.index_dir),
+            subjects=dict(sorted(subjects.items(), key=lambda kv: (-kv[1], kv[0]))),
+        )
+
+
+def open_index(
+    index_dir: str | os.PathLike[str] = "index_data", *, settings: Settings = DEFAULT_SETTINGS
+) -> Searcher:
+    """Open the index in ``index_dir`` for searching (raises :class:`IndexNotFoundError`)."""
+    return Searcher(index_dir, settings=settings)

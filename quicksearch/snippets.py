@@ -1,0 +1,147 @@
+"""Snippets and highlighting: pure functions of (text, matched index terms).
+
+The passage shown is one to three whole sentences that cover the most distinct query terms,
+closest together; every word whose analysed form was matched is marked. Output is escaped HTML
+with only the mark tags as markup, plus the plain text and the marked spans for apps that render
+themselves. Engine-free, so it is tested without an index.
+"""
+
+from __future__ import annotations
+
+import bisect
+import html
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from .analysis import analyze
+
+__all__ = ["Snippet", "highlight", "make_snippet"]
+
+DEFAULT_TAGS = ("<mark>", "</mark>")
+ELLIPSIS = "…"
+
+# A sentence ends at . ! ? (optionally followed by a closing quote or bracket) before a space,
+# or at a line break.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+|\n+")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A highlighted passage: ``html`` (escaped + marks), ``text`` and the marked ``spans``."""
+
+    html: str
+    text: str
+    spans: tuple[tuple[int, int], ...]
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if m.start() > start:
+            spans.append((start, m.start()))
+        start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def _render(text: str, spans: list[tuple[int, int]], tags: tuple[str, str]) -> str:
+    out, last = [], 0
+    for start, end in spans:
+        out.append(html.escape(text[last:start], quote=False))
+        out.append(tags[0] + html.escape(text[start:end], quote=False) + tags[1])
+        last = end
+    out.append(html.escape(text[last:], quote=False))
+    return "".join(out)
+
+
+def _match_spans(text: str, terms: Collection[str]) -> list[tuple[int, int, str]]:
+    if not terms:
+        return []
+    return [(t.start, t.end, t.term) for t in analyze(text) if t.term in terms]
+
+
+def highlight(text: str, terms: Collection[str], *, tags: tuple[str, str] = DEFAULT_TAGS) -> str:
+    """``text`` as escaped HTML with every word whose index term is in ``terms`` marked."""
+    return _render(text, [(s, e) for s, e, _ in _match_spans(text, terms)], tags)
+
+
+def _cut_left(text: str, pos: int, floor: int) -> int:
+    """Move ``pos`` back to the start of a word, not before ``floor``."""
+    while pos > floor and not text[pos - 1].isspace():
+        pos -= 1
+    return pos
+
+
+def _cut_right(text: str, pos: int, ceiling: int) -> int:
+    """Move ``pos`` back to the end of a word, not past ``ceiling``."""
+    pos = min(pos, ceiling)
+    if pos >= ceiling:
+        return ceiling
+    while pos > 0 and not text[pos].isspace() and not text[pos - 1].isspace():
+        pos -= 1
+    return pos
+
+
+def make_snippet(
+    text: str,
+    terms: Collection[str],
+    *,
+    target_chars: int = 200,
+    max_chars: int = 300,
+    tags: tuple[str, str] = DEFAULT_TAGS,
+) -> Snippet:
+    """Choose and highlight the best passage of ``text`` for the matched index ``terms``."""
+    text = text.strip()
+    if not text:
+        return Snippet("", "", ())
+    sentences = _sentences(text)
+    matches = _match_spans(text, terms)
+    starts = [m[0] for m in matches]
+
+    def in_range(lo: int, hi: int) -> list[tuple[int, int, str]]:
+        return matches[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)]
+
+    # Pick the window of 1-3 sentences with the most distinct terms, then the tightest cluster
+    # of matches, preferring the opening sentence and earlier text on ties.
+    best_key, best = None, (0, 0)
+    for i in range(len(sentences)):
+        for j in range(i, min(i + 3, len(sentences))):
+            lo, hi = sentences[i][0], sentences[j][1]
+            if j > i and hi - lo > max_chars:
+                break
+            found = in_range(lo, hi)
+            distinct = len({m[2] for m in found})
+            spread = (found[-1][1] - found[0][0]) if found else 0
+            key = (distinct, i == 0 and distinct > 0, -spread, len(found), -i, -(j - i))
+            if best_key is None or key > best_key:
+                best_key, best = key, (i, j)
+        if not matches:
+            break  # no match anywhere: the opening sentences are the snippet
+
+    i, j = best
+    lo, hi = sentences[i][0], sentences[j][1]
+    # Grow a short passage with the following sentences, up to the target length.
+    while hi - lo < target_chars and j + 1 < len(sentences):
+        nxt = sentences[j + 1][1]
+        if nxt - lo > max_chars:
+            break
+        j, hi = j + 1, nxt
+    if hi - lo > max_chars:
+        # One long sentence: keep the part around the first match, cut at word boundaries.
+        found = in_range(lo, hi)
+        anchor = found[0][0] if found else lo
+        start = lo if anchor - lo < max_chars // 3 else _cut_left(text, anchor - max_chars // 4, lo)
+        end = _cut_right(text, start + max_chars, hi)
+        lo, hi = start, max(end, min(hi, start + 1))
+
+    body = " ".join(text[lo:hi].split())  # one line, single spaces
+    starts_at_top = text[:lo].strip() == ""
+    ends_at_bottom = text[hi:].strip() == ""
+    prefix = "" if starts_at_top else ELLIPSIS + " "
+    suffix = "" if ends_at_bottom else " " + ELLIPSIS
+    shift = len(prefix)
+    spans = [(s + shift, e + shift) for s, e, _ in _match_spans(body, terms)]
+    snippet_text = prefix + body + suffix
+    return Snippet(_render(snippet_text, spans, tags), snippet_text, tuple(spans))

@@ -1,0 +1,171 @@
+"""The index folder: immutable generations, an atomic ``CURRENT`` pointer, and a writer lock.
+
+Layout of ``index_dir``::
+
+    CURRENT            name of the live generation (replaced atomically)
+    gen-<stamp>/       one complete index each, with manifest.json
+    .tmp-<stamp>/      a generation being built (never pointed to; removed if abandoned)
+    .lock              held by the one writer
+
+Readers only ever follow ``CURRENT`` to a finished generation, so a build that fails or is killed
+leaves the previous index serving. Engine-free: the engine writes inside a generation folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import IndexLockedError, IndexNotFoundError, IndexVersionError
+
+POINTER = "CURRENT"
+MANIFEST = "manifest.json"
+_GEN_PREFIX, _TMP_PREFIX = "gen-", ".tmp-"
+#: Generations kept besides the live one, so readers mid-search and a rollback still find them.
+KEEP_PREVIOUS = 1
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A finished index generation on disk."""
+
+    name: str
+    path: Path
+    manifest: dict[str, Any]
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` so that readers see the old file or the new one, never half."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def pointer_path(index_dir: Path) -> Path:
+    return index_dir / POINTER
+
+
+def pointer_signature(index_dir: Path) -> tuple[int, int] | None:
+    """A cheap fingerprint of ``CURRENT`` that changes whenever a new generation goes live."""
+    try:
+        st = os.stat(pointer_path(index_dir))
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
+
+
+def current_generation(index_dir: str | os.PathLike[str]) -> Generation:
+    """The live generation, or :class:`IndexNotFoundError` / :class:`IndexVersionError`."""
+    root = Path(index_dir)
+    try:
+        name = pointer_path(root).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise IndexNotFoundError(f"no search index in {root}") from None
+    except OSError as exc:
+        raise IndexNotFoundError(f"cannot read the index in {root}: {exc.strerror}") from None
+    path = root / name
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise IndexVersionError(f"the index in {root} is damaged (generation {name!r})") from None
+    return Generation(name, path, manifest)
+
+
+def new_generation_dir(index_dir: Path) -> Path:
+    """Create an empty folder to build a generation in (invisible to readers)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{uuid.uuid4().hex[:6]}"
+    path = index_dir / f"{_TMP_PREFIX}{stamp}"
+    path.mkdir()
+    return path
+
+
+def publish(index_dir: Path, tmp_dir: Path, manifest: dict[str, Any]) -> Generation:
+    """Seal a built generation and make it live with one atomic rename of ``CURRENT``."""
+    write_json_atomic(tmp_dir / MANIFEST, manifest)
+    for entry in tmp_dir.iterdir():  # data must be on disk before the pointer names it
+        if entry.is_file():
+            with open(entry, "rb") as f:
+                os.fsync(f.fileno())
+    final = index_dir / (_GEN_PREFIX + tmp_dir.name[len(_TMP_PREFIX) :])
+    os.replace(tmp_dir, final)
+    _fsync_dir(index_dir)
+    tmp_pointer = index_dir / f".{POINTER}.{uuid.uuid4().hex}.tmp"
+    tmp_pointer.write_text(final.name + "\n", encoding="utf-8")
+    with open(tmp_pointer, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp_pointer, pointer_path(index_dir))
+    _fsync_dir(index_dir)
+    return Generation(final.name, final, manifest)
+
+
+def prune(index_dir: Path, keep_previous: int = KEEP_PREVIOUS) -> None:
+    """Remove abandoned builds and generations older than the ``keep_previous`` latest."""
+    try:
+        live = pointer_path(index_dir).read_text(encoding="utf-8").strip()
+    except OSError:
+        live = ""
+    gens = sorted(
+        (p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith(_GEN_PREFIX)),
+        key=lambda p: p.name,
+        reverse=True,
+    )
+    older = [p for p in gens if p.name != live]
+    doomed = older[keep_previous:]
+    doomed += [p for p in index_dir.iterdir() if p.name.startswith(_TMP_PREFIX)]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def writer_lock(index_dir: Path, timeout: float = 5.0) -> Iterator[None]:
+    """Hold the index's writer lock; raise :class:`IndexLockedError` after ``timeout`` seconds.
+
+    An OS-level lock (flock) is released by the kernel when its holder dies, even by kill -9,
+    so a crashed build never leaves a stale lock behind.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexLockedError(
+                        f"the index in {index_dir} is being written by another process"
+                    ) from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def directory_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
