@@ -34,13 +34,15 @@ def canonical_subject(subject: str) -> str:
     Words are capitalised except short joining words after the first; slugs
     (``computer-science``) and stray whitespace are accepted; acronyms stay upper case.
     """
+    if subject.isupper():
+        subject = subject.lower()  # "CHEMISTRY" is shouting, not an acronym
     words = re.split(r"[\s_-]+", subject.strip())
     out = []
     for i, word in enumerate(w for w in words if w):
-        if len(word) > 1 and word.isupper():
-            out.append(word)
-        elif i > 0 and word.lower() in _SMALL_WORDS:
+        if i > 0 and word.lower() in _SMALL_WORDS:
             out.append(word.lower())
+        elif len(word) > 1 and word.isupper():
+            out.append(word)
         else:
             out.append(word[:1].upper() + word[1:].lower())
     return " ".join(out)

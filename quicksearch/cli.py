@@ -116,7 +116,7 @@ def index(source: str, index_dir: str, jobs: int | None, as_json: bool, quiet: b
     if as_json:
         click.echo(to_json(report.to_dict()))
     elif not quiet:
-        print_report(_console(), report)
+        print_report(_console(), _console(stderr=True), report)
 
 
 @main.command()

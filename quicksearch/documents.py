@@ -108,7 +108,7 @@ def parse_page(text: str, source: str | None = None) -> Document:
         meta = yaml.load(fm_text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 2}" if mark is not None else ""
+        where = f" at line {mark.line + 1}" if mark is not None else ""
         raise PageError(
             f"invalid YAML front matter{where}: {getattr(exc, 'problem', exc)}"
         ) from None

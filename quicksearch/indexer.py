@@ -19,7 +19,7 @@ from .config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
 from .documents import find_pages, iter_pages, try_load_page
 from .errors import InvalidSourceError
 from .models import BuildReport, Document, SkippedFile
-from .schema import KEYWORD_SEPARATOR, make_schema
+from .schema import KEYWORD_SEPARATOR, make_schema, subject_key
 from .storage import new_generation_dir, prune, publish, writer_lock
 
 __all__ = ["build_index"]
@@ -62,6 +62,7 @@ def _engine_fields(doc: Document) -> dict[str, Any]:
         "keywords": KEYWORD_SEPARATOR.join(doc.keywords),
         "answer": doc.answer,
         "subject": doc.subject,
+        "subject_key": subject_key(doc.subject),
         "id": doc.id,
         "source": doc.source,
     }

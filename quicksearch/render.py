@@ -48,7 +48,7 @@ def print_results(console: Console, results: SearchResults) -> None:
         meta = Text("     ")
         meta.append(hit.subject or "-", style="cyan")
         meta.append(f"  {hit.url}", style="dim")
-        console.print(meta, overflow="fold")
+        console.print(meta, crop=False)
         snippet = Text("     ")
         snippet.append_text(marked_html_to_text(hit.snippet))
         console.print(snippet)
@@ -62,14 +62,17 @@ def print_results(console: Console, results: SearchResults) -> None:
     )
 
 
-def print_report(console: Console, report: BuildReport, max_listed: int = 20) -> None:
+def print_report(
+    console: Console, warnings: Console, report: BuildReport, max_listed: int = 20
+) -> None:
+    """Skipped pages as one-line warnings on ``warnings`` (stderr), then the summary."""
     for skipped in report.skipped[:max_listed]:
-        console.print(
+        warnings.print(
             Text.assemble(("skipped ", "yellow"), f"{skipped.path}: {skipped.reason}"),
-            overflow="fold",
+            crop=False,
         )
     if len(report.skipped) > max_listed:
-        console.print(f"... and {len(report.skipped) - max_listed} more skipped pages")
+        warnings.print(f"... and {len(report.skipped) - max_listed} more skipped pages")
     console.print(
         f"Indexed {report.indexed:,} pages, skipped {len(report.skipped):,}, "
         f"excluded {report.excluded:,} (no_index) in {report.seconds:.1f} s "

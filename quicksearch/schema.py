@@ -59,6 +59,8 @@ def make_schema() -> fields.Schema:
         keywords=fields.TEXT(analyzer=analyzer, stored=True, phrase=True),
         answer=fields.TEXT(analyzer=analyzer, stored=True, phrase=True),
         subject=fields.ID(stored=True, sortable=True),
+        # Filters match this case-folded key, so any spelling of a subject finds it.
+        subject_key=fields.ID(),
         date=fields.DATETIME(stored=True, sortable=True),
         id=fields.STORED(),
         source=fields.STORED(),
@@ -67,3 +69,8 @@ def make_schema() -> fields.Schema:
 
 # Keywords are stored joined by this separator and split back when read.
 KEYWORD_SEPARATOR = " , "
+
+
+def subject_key(subject: str) -> str:
+    """The filter key of a (canonical) subject."""
+    return subject.casefold()

@@ -19,7 +19,7 @@ from .config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
 from .errors import IndexVersionError, InvalidArgumentError, QuickSearchError
 from .models import Hit, IndexStats, SearchResults
 from .query import ParsedQuery, parse_query
-from .schema import TEXT_FIELDS
+from .schema import TEXT_FIELDS, subject_key
 from .snippets import highlight, make_snippet
 from .storage import Generation, current_generation, directory_size, pointer_signature
 
@@ -164,9 +164,8 @@ class Searcher:
         limit: int,
         page: int,
     ) -> tuple[list[tuple[dict[str, Any], float]], int, dict[str, int]]:
-        filter_q = (
-            wq.And([wq.Term("subject", s) for s in dict.fromkeys(subjects)]) if subjects else None
-        )
+        keys = dict.fromkeys(subject_key(s) for s in subjects)
+        filter_q = wq.And([wq.Term("subject_key", k) for k in keys]) if keys else None
         total, facets, q = 0, {}, None
         for conjunctive in (True, False):
             q = self._engine_query(parsed, conjunctive)

@@ -114,7 +114,12 @@ def make_snippet(
             found = in_range(lo, hi)
             distinct = len({m[2] for m in found})
             spread = (found[-1][1] - found[0][0]) if found else 0
-            key = (distinct, i == 0 and distinct > 0, -spread, len(found), -i, -(j - i))
+            leads = bool(found) and found[0][0] < sentences[i][1]
+            # The opening sentence wins when it alone covers what the whole window covers.
+            opens = (
+                i == 0 and leads and len({m[2] for m in in_range(lo, sentences[0][1])}) == distinct
+            )
+            key = (distinct, opens, -spread, len(found), leads, -(j - i), -i)
             if best_key is None or key > best_key:
                 best_key, best = key, (i, j)
         if not matches:

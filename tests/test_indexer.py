@@ -1,0 +1,108 @@
+from pathlib import Path
+
+import pytest
+
+from quicksearch import Document, InvalidSourceError, build_index, open_index
+
+from .conftest import make_docs, write_page
+
+
+def test_build_from_folder_counts_and_excludes(pages_dir: Path, tmp_path: Path) -> None:
+    report = build_index(pages_dir, tmp_path / "ix", jobs=1)
+    assert report.indexed == 7
+    assert report.excluded == 1  # the no_index draft
+    assert report.skipped == ()
+    with open_index(tmp_path / "ix") as ix:
+        assert ix.stats().documents == 7
+
+
+def test_duplicate_ids_with_distinct_urls_are_both_indexed(built_index: Path) -> None:
+    # regulated-exocytosis.md and mitochondria-same-id.md share id 501
+    with open_index(built_index) as ix:
+        assert ix.search("exocytosis").hits[0].url.endswith("what-triggers-regulated-exocytosis")
+        assert ix.search("mitochondria").hits[0].url.endswith("role-of-mitochondria")
+
+
+def test_duplicate_url_keeps_first_file_and_reports_the_other(
+    pages_dir: Path, tmp_path: Path
+) -> None:
+    write_page(
+        pages_dir / "zz",
+        "copy.md",
+        url="/learn/chemistry/questions/buffer-solutions",
+        question="A copy with the same url?",
+        answer="Copy.",
+    )
+    report = build_index(pages_dir, tmp_path / "ix", jobs=1)
+    assert report.indexed == 7
+    [skipped] = report.skipped
+    assert skipped.path.endswith("copy.md") and "duplicate url" in skipped.reason
+
+
+def test_bad_files_are_skipped_and_good_pages_kept(pages_dir: Path, tmp_path: Path) -> None:
+    (pages_dir / "empty.md").write_text("")
+    (pages_dir / "broken.md").write_text("---\nquestion: [oops\n---\n")
+    (pages_dir / "binary.md").write_bytes(b"\x00\x01\x02")
+    (pages_dir / "latin1.md").write_bytes(b"---\nquestion: caf\xe9\n---\n")
+    (pages_dir / "list.md").write_text("---\n- 1\n---\n")
+    write_page(pages_dir, "noanswer.md", url="/x", question="No answer?", answer="")
+    report = build_index(pages_dir, tmp_path / "ix", jobs=1)
+    assert report.indexed == 7
+    assert len(report.skipped) == 6
+    assert all(s.reason for s in report.skipped)
+
+
+def test_parallel_parsing_matches_serial(tmp_path: Path) -> None:
+    for i in range(220):  # enough to use worker processes
+        write_page(
+            tmp_path / "src",
+            f"p{i}.md",
+            url=f"/p/{i}",
+            question=f"Question {i}?",
+            answer=f"Answer number {i} about lanterns.",
+            page_id=i,
+        )
+    report = build_index(tmp_path / "src", tmp_path / "ix", jobs=2)
+    assert report.indexed == 220
+    with open_index(tmp_path / "ix") as ix:
+        assert ix.search("lanterns").total == 220
+
+
+def test_build_from_documents_and_rebuild_replaces(tmp_path: Path) -> None:
+    build_index(make_docs(5), tmp_path / "ix")
+    report = build_index(
+        [Document(url="/only", question="Kettle?", answer="Boils water.")], tmp_path / "ix"
+    )
+    assert report.indexed == 1
+    with open_index(tmp_path / "ix") as ix:
+        assert ix.stats().documents == 1
+        assert ix.search("pendulum").total == 0
+
+
+def test_invalid_sources(tmp_path: Path) -> None:
+    with pytest.raises(InvalidSourceError):
+        build_index(tmp_path / "missing", tmp_path / "ix")
+    with pytest.raises(InvalidSourceError):
+        build_index(42, tmp_path / "ix")  # type: ignore[arg-type]
+    with pytest.raises(InvalidSourceError):
+        build_index(["not a document"], tmp_path / "ix")  # type: ignore[list-item]
+
+
+def test_failed_build_leaves_previous_index_serving(tmp_path: Path) -> None:
+    build_index(make_docs(3), tmp_path / "ix")
+
+    def exploding():
+        yield from make_docs(2)
+        raise RuntimeError("source went away")
+
+    with pytest.raises(RuntimeError):
+        build_index(exploding(), tmp_path / "ix")
+    with open_index(tmp_path / "ix") as ix:
+        assert ix.stats().documents == 3
+    assert not [p for p in (tmp_path / "ix").iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_progress_callback_reaches_total(tmp_path: Path) -> None:
+    calls: list[tuple[int, int | None]] = []
+    build_index(make_docs(4), tmp_path / "ix", progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1] == (4, 4)

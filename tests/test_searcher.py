@@ -1,0 +1,174 @@
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from quicksearch import (
+    Document,
+    IndexNotFoundError,
+    InvalidArgumentError,
+    QuickSearchError,
+    build_index,
+    open_index,
+)
+
+from .conftest import make_docs
+
+EXOCYTOSIS = "/learn/biology/questions/what-triggers-regulated-exocytosis"
+
+
+def test_ranks_the_intended_page_first_with_marks(built_index: Path) -> None:
+    with open_index(built_index) as ix:
+        results = ix.search("regulated exocytosis")
+    assert results.hits[0].url == EXOCYTOSIS
+    hit = results.hits[0]
+    assert "<mark>" in hit.snippet and "<mark>exocytosis</mark>" in hit.title_html
+    assert hit.subject == "Biology" and hit.date is not None and hit.score > 0
+
+
+def test_no_index_page_is_not_found_by_its_own_question(built_index: Path) -> None:
+    with open_index(built_index) as ix:
+        assert ix.search("Zanzibar quokka hidden draft page").total == 0
+        assert ix.search("quokka").total == 0
+
+
+def test_all_words_first_then_any_word(built_index: Path) -> None:
+    with open_index(built_index) as ix:
+        assert ix.search("calcium vesicles").total == 1  # only one page has both
+        pasted = ix.search("how do I make a buffer with a weak acid for my zebra experiment")
+    assert "/learn/chemistry/questions/buffer-solutions" in [h.url for h in pasted.hits[:2]]
+
+
+def test_phrase_and_exclusion(built_index: Path) -> None:
+    with open_index(built_index) as ix:
+        assert {h.url for h in ix.search('"weak acid"').hits} >= {
+            "/learn/chemistry/questions/buffer-solutions",
+            "/learn/chemistry/questions/strong-acids",
+        }
+        urls = {h.url for h in ix.search("acid -buffer").hits}
+    assert "/learn/chemistry/questions/buffer-solutions" not in urls
+    assert "/learn/chemistry/questions/strong-acids" in urls
+
+
+def test_subject_filter_any_spelling_and_facets(built_index: Path) -> None:
+    with open_index(built_index) as ix:
+        everything = ix.search("membrane acid force")
+        biology = ix.search("membrane", subject="biology")
+        unknown = ix.search("membrane", subject="Underwater Basket Weaving")
+        inline = ix.search("membrane subject:Biology")
+    assert set(everything.facets) <= {"Biology", "Chemistry", "Physics"}
+    assert sum(everything.facets.values()) == everything.total
+    assert biology.total >= 1 and all(h.subject == "Biology" for h in biology.hits)
+    assert biology.facets == {"Biology": biology.total}
+    assert unknown.total == 0 and unknown.hits == []
+    assert inline.total == biology.total
+
+
+def test_pagination_is_exact(tmp_path: Path) -> None:
+    build_index(make_docs(23), tmp_path / "ix")
+    with open_index(tmp_path / "ix") as ix:
+        pages = [ix.search("pendulum", limit=10, page=p) for p in (1, 2, 3, 4)]
+    assert [len(p.hits) for p in pages] == [10, 10, 3, 0]
+    assert all(p.total == 23 for p in pages)
+    urls = [h.url for p in pages for h in p.hits]
+    assert len(set(urls)) == 23
+    assert pages[0].pages == 3
+
+
+@pytest.mark.parametrize(("limit", "page"), [(0, 1), (-1, 1), (10, 0), (10, -3), (10**9, 1)])
+def test_bad_paging_arguments_raise_a_clear_error(built_index: Path, limit: int, page: int) -> None:
+    with open_index(built_index) as ix, pytest.raises(InvalidArgumentError):
+        ix.search("acid", limit=limit, page=page)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "   ",
+        '"',
+        '""',
+        "(((",
+        "a:b",
+        "subject:",
+        "-",
+        "--x",
+        "*",
+        "?",
+        "acid*",
+        "[1 TO 2]",
+        "AND OR NOT",
+        "x" * 10_000,
+        "emoji 🙂🔥 acid",
+        "\x00\x01",
+        "'; DROP TABLE",
+        "\\",
+        "café",
+    ],
+)
+def test_hostile_queries_never_raise(built_index: Path, query: str) -> None:
+    with open_index(built_index) as ix:
+        results = ix.search(query)
+    assert results.total >= 0
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300))
+def test_query_never_raises_property(built_index: Path, query: str) -> None:
+    with open_index(built_index) as ix:
+        results = ix.search(query, limit=5)
+    assert len(results.hits) <= 5
+    for hit in results.hits:
+        assert "<script" not in hit.snippet
+
+
+def test_missing_index(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match="no search index"):
+        open_index(tmp_path)
+
+
+def test_closed_searcher_raises(built_index: Path) -> None:
+    ix = open_index(built_index)
+    ix.close()
+    with pytest.raises(QuickSearchError, match="closed"):
+        ix.search("acid")
+
+
+def test_open_searcher_sees_a_rebuild(tmp_path: Path) -> None:
+    build_index(make_docs(3), tmp_path / "ix")
+    with open_index(tmp_path / "ix") as ix:
+        assert ix.search("kettle").total == 0
+        build_index(
+            [Document(url="/k", question="Kettle?", answer="A kettle boils.")], tmp_path / "ix"
+        )
+        assert ix.search("kettle").total == 1
+        assert ix.stats().documents == 1
+
+
+def test_shared_between_threads(built_index: Path) -> None:
+    errors: list[BaseException] = []
+    with open_index(built_index) as ix:
+
+        def work() -> None:
+            try:
+                for _ in range(20):
+                    assert ix.search("regulated exocytosis").hits[0].url == EXOCYTOSIS
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+
+
+def test_stats(built_index: Path) -> None:
+    with open_index(built_index) as ix:
+        stats = ix.stats()
+    assert stats.documents == 7
+    assert stats.subjects == {"Biology": 3, "Chemistry": 2, "Physics": 2}
+    assert stats.size_bytes > 0 and stats.schema_version >= 1 and stats.built_at
