@@ -51,7 +51,7 @@ def _dedupe(items: list) -> tuple:  # type: ignore[type-arg]
 
 
 def parse_query(text: str, *, max_chars: int = 1_000, max_terms: int = 32) -> ParsedQuery:
-    """Parse ``text``; input longer than ``max_chars`` or ``max_terms`` terms is cut, not refused."""
+    """Parse ``text``; input past ``max_chars`` or ``max_terms`` terms is cut, not refused."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     text = text[:max_chars]
