@@ -24,12 +24,14 @@ from .errors import (
     IndexVersionError,
     InvalidArgumentError,
     InvalidSourceError,
+    NoPreviousGenerationError,
     QuickSearchError,
+    RebuildRefusedError,
 )
 from .models import BuildReport, Document, Hit, IndexStats, SearchResults, SkippedFile
 
 if TYPE_CHECKING:
-    from .indexer import build_index
+    from .indexer import build_index, rollback, update_index
     from .searcher import Searcher, open_index
 
 __version__ = "0.1.0"
@@ -45,7 +47,9 @@ __all__ = [
     "IndexVersionError",
     "InvalidArgumentError",
     "InvalidSourceError",
+    "NoPreviousGenerationError",
     "QuickSearchError",
+    "RebuildRefusedError",
     "SearchResults",
     "Searcher",
     "Settings",
@@ -53,9 +57,17 @@ __all__ = [
     "__version__",
     "build_index",
     "open_index",
+    "rollback",
+    "update_index",
 ]
 
-_LAZY = {"build_index": "indexer", "open_index": "searcher", "Searcher": "searcher"}
+_LAZY = {
+    "build_index": "indexer",
+    "update_index": "indexer",
+    "rollback": "indexer",
+    "open_index": "searcher",
+    "Searcher": "searcher",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -21,6 +21,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Exit status for a bug in quicksearch itself (EX_SOFTWARE), distinct from user errors.
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+#: Exit status of ``index --strict`` when pages were skipped.
+EXIT_SKIPPED = 8
 
 
 def _console(stderr: bool = False):  # type: ignore[no-untyped-def]
@@ -48,6 +51,11 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as Unix tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:
             if os.environ.get("QUICKSEARCH_DEBUG"):
                 raise
@@ -91,6 +99,38 @@ def main() -> None:
 @main.command()
 @click.argument("source", type=click.Path(file_okay=False))
 @index_option
+@click.option("--full", is_flag=True, help="Rebuild everything instead of applying changes.")
+@click.option("--force", is_flag=True, help="Allow a run that removes many live pages.")
+@click.option(
+    "--max-drop",
+    type=click.FloatRange(0, 1),
+    default=0.2,
+    show_default=True,
+    help="Largest share of live pages a run may remove without --force.",
+)
+@click.option(
+    "--wait",
+    "wait",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another writer to finish.",
+)
+@click.option("--strict", is_flag=True, help=f"Exit {EXIT_SKIPPED} if any page was skipped.")
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write the report (or the error) as JSON to this file.",
+)
+@click.option(
+    "--max-file-bytes",
+    type=click.IntRange(min=1),
+    default=1_000_000,
+    show_default=True,
+    help="Skip page files larger than this.",
+)
 @click.option(
     "--jobs",
     "-j",
@@ -99,24 +139,95 @@ def main() -> None:
     help="Worker processes for parsing (default: all cores).",
 )
 @json_option
-@click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors and skipped pages.")
 @handle_errors
-def index(source: str, index_dir: str, jobs: int | None, as_json: bool, quiet: bool) -> None:
-    """Build the index from a folder of .md pages (searchers keep working meanwhile).
+def index(
+    source: str,
+    index_dir: str,
+    full: bool,
+    force: bool,
+    max_drop: float,
+    wait: float,
+    strict: bool,
+    report_file: str | None,
+    max_file_bytes: int,
+    jobs: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Index a folder of .md pages: new, changed and removed pages are applied to the
+    existing index (or everything with --full). Searches keep working meanwhile.
 
     \b
     Example:
         quicksearch index content/ --index index_data
+        quicksearch index content/ --full --report /var/log/quicksearch.json
     """
-    from .indexer import build_index
+    from .config import Settings
+    from .indexer import build_index, update_index
     from .render import print_report, to_json
 
+    run = build_index if full else update_index
     show_progress = not (quiet or as_json) and sys.stderr.isatty()
-    report = build_index(source, index_dir, jobs=jobs, progress=show_progress)
+    try:
+        report = run(
+            source,
+            index_dir,
+            jobs=jobs,
+            progress=show_progress,
+            lock_timeout=wait,
+            max_drop=max_drop,
+            force=force,
+            settings=Settings(max_file_bytes=max_file_bytes),
+        )
+    except QuickSearchError as exc:
+        if report_file:
+            _write_report(
+                report_file, {"ok": False, "error": exc.message, "exit_code": exc.exit_code}
+            )
+        raise
+    data = {"ok": True, **report.to_dict()}
+    if report_file:
+        _write_report(report_file, data)
     if as_json:
-        click.echo(to_json(report.to_dict()))
-    elif not quiet:
-        print_report(_console(), _console(stderr=True), report)
+        click.echo(to_json(data))
+    else:
+        print_report(_console(), _console(stderr=True), report, quiet=quiet)
+    if strict and report.skipped:
+        sys.exit(EXIT_SKIPPED)
+
+
+def _write_report(path: str, data: dict[str, Any]) -> None:
+    from pathlib import Path
+
+    from .storage import write_json_atomic
+
+    write_json_atomic(Path(path).resolve(), data)
+
+
+@main.command()
+@index_option
+@click.option(
+    "--wait",
+    "wait",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another writer to finish.",
+)
+@handle_errors
+def rollback(index_dir: str, wait: float) -> None:
+    """Make the previous index generation live again (undo the last build or update).
+
+    \b
+    Example:
+        quicksearch rollback --index index_data
+    """
+    from .indexer import rollback as rollback_index
+
+    name = rollback_index(index_dir, lock_timeout=wait)
+    click.echo(f"Rolled back {index_dir} to generation {name}")
 
 
 @main.command()

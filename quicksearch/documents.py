@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,9 @@ import yaml
 
 from .cleaning import clean_answer, clean_text
 from .errors import InvalidSourceError
-from .models import Document, SkippedFile
+from .models import Document
 
-__all__ = ["PageError", "find_pages", "load_page", "parse_page", "try_load_page"]
+__all__ = ["PageError", "decode_page", "find_pages", "load_page", "parse_page", "read_page_bytes"]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is ~2x faster
 _FOLDER_HINT = "check the path: SOURCE must be a folder of .md pages with YAML front matter"
@@ -139,38 +138,28 @@ def parse_page(text: str, source: str | None = None) -> Document:
     )
 
 
-def load_page(path: str | os.PathLike[str], *, max_bytes: int = 1_000_000) -> Document:
-    """Read and parse one page file; raise :class:`PageError` with the reason if it can't be."""
+def read_page_bytes(path: str | os.PathLike[str], max_bytes: int = 1_000_000) -> bytes:
+    """The bytes of one page file, or :class:`PageError` if it is unreadable or too large."""
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size > max_bytes:
                 raise PageError(f"file too large ({size:,} bytes, limit {max_bytes:,})")
-            data = f.read(max_bytes + 1)
+            return f.read(max_bytes + 1)
     except OSError as exc:
         raise PageError(f"cannot read file: {exc.strerror or exc}") from None
+
+
+def decode_page(data: bytes) -> str:
+    """Page bytes as text, or :class:`PageError` for binary or non-UTF-8 content."""
     if b"\x00" in data:
         raise PageError("binary file (contains NUL bytes)")
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise PageError(f"not valid UTF-8 (byte {exc.start})") from None
-    return parse_page(text, source=os.fspath(path))
 
 
-def try_load_page(
-    path: str | os.PathLike[str], max_bytes: int = 1_000_000
-) -> Document | SkippedFile:
-    """:func:`load_page` that returns a :class:`SkippedFile` instead of raising (pool-friendly)."""
-    try:
-        return load_page(path, max_bytes=max_bytes)
-    except PageError as exc:
-        return SkippedFile(os.fspath(path), str(exc))
-    except Exception as exc:  # a parser bug must cost one page, not the nightly build
-        return SkippedFile(os.fspath(path), f"unexpected error: {type(exc).__name__}: {exc}")
-
-
-def iter_pages(paths: list[Path], max_bytes: int) -> Iterator[Document | SkippedFile]:
-    """Parse ``paths`` in order in this process."""
-    for path in paths:
-        yield try_load_page(path, max_bytes)
+def load_page(path: str | os.PathLike[str], *, max_bytes: int = 1_000_000) -> Document:
+    """Read and parse one page file; raise :class:`PageError` with the reason if it can't be."""
+    return parse_page(decode_page(read_page_bytes(path, max_bytes)), source=os.fspath(path))

@@ -54,3 +54,17 @@ class IndexVersionError(QuickSearchError):
 
     exit_code = 6
     default_hint = "rebuild it with: quicksearch index SOURCE --index DIR"
+
+
+class RebuildRefusedError(QuickSearchError):
+    """A build would drop too many of the live documents (an empty or unmounted source?)."""
+
+    exit_code = 7
+    default_hint = "check the source folder; use --force (force=True) if the drop is intended"
+
+
+class NoPreviousGenerationError(QuickSearchError):
+    """There is no earlier index generation to roll back to."""
+
+    exit_code = 9
+    default_hint = "only the live index exists; rebuild instead"

@@ -1,14 +1,21 @@
-"""Build a complete index generation from a folder of pages or an iterable of Documents."""
+"""Write the index: full builds, incremental updates and rollback, all as atomic generations.
+
+Every write makes a new generation folder and switches ``CURRENT`` to it only once it is
+complete, under the writer lock. A full build writes everything afresh; an update hard-links the
+live generation's (immutable) segment files into the new folder and applies only the changes, so
+it costs seconds and can be rolled back like a full build.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,43 +23,106 @@ from whoosh import index as whoosh_index
 
 from . import __version__
 from .config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
-from .documents import find_pages, iter_pages, try_load_page
-from .errors import InvalidSourceError
+from .documents import find_pages
+from .errors import (
+    IndexNotFoundError,
+    InvalidSourceError,
+    NoPreviousGenerationError,
+    QuickSearchError,
+    RebuildRefusedError,
+)
 from .models import BuildReport, Document, SkippedFile
 from .schema import KEYWORD_SEPARATOR, make_schema, subject_key
-from .storage import new_generation_dir, prune, publish, writer_lock
+from .sources import (
+    OK,
+    SOURCES_FILE,
+    SourceRecord,
+    SourceTable,
+    records_for_documents,
+    scan_file,
+    scan_task,
+)
+from .storage import (
+    MANIFEST,
+    Generation,
+    current_generation,
+    generations,
+    new_generation_dir,
+    prune,
+    publish,
+    switch_to,
+    writer_lock,
+)
 
-__all__ = ["build_index"]
+__all__ = ["build_index", "rollback", "update_index"]
 
 ProgressCallback = Callable[[int, "int | None"], None]
 
 # Below this many files, starting worker processes costs more than it saves.
 _PARALLEL_MIN_FILES = 200
+_WRITER_MB = 256
 
 
-def _parsed_pages(paths: list[Path], jobs: int, max_bytes: int) -> Iterator[Document | SkippedFile]:
-    if jobs <= 1 or len(paths) < _PARALLEL_MIN_FILES:
-        yield from iter_pages(paths, max_bytes)
+# -- reading the source ----------------------------------------------------------------------
+
+
+def _scan(
+    tasks: list[tuple[str, str, int]], jobs: int
+) -> Iterator[tuple[SourceRecord, Document | None]]:
+    if jobs <= 1 or len(tasks) < _PARALLEL_MIN_FILES:
+        yield from map(scan_task, tasks)
         return
-    # Parsing and cleaning run in workers while this process analyses and writes.
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(partial(try_load_page, max_bytes=max_bytes), paths, chunksize=64)
+    # Parsing and cleaning run in workers while this process analyses and writes. "spawn", not
+    # "fork": forked workers would inherit the writer lock and keep it after a kill -9 of this
+    # process, and would not notice that it died.
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
+        yield from pool.map(scan_task, tasks, chunksize=64)
 
 
-def _source_items(
-    source: Any, jobs: int, settings: Settings
-) -> tuple[Iterable[Document | SkippedFile], int | None]:
+def _exit_with_parent(parent_pid: int) -> None:
+    """Pool worker setup: end this worker soon after the building process dies (kill -9)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _folder_tasks(root: Path, settings: Settings) -> list[tuple[str, str, int]]:
+    tasks = [
+        (str(p), p.relative_to(root).as_posix(), settings.max_file_bytes) for p in find_pages(root)
+    ]
+    tasks.sort(key=lambda t: t[1])  # url ownership goes to the first page in key order
+    return tasks
+
+
+def _is_folder(source: Any) -> bool:
     if isinstance(source, (str, os.PathLike)):
-        paths = find_pages(source)
-        return _parsed_pages(paths, jobs, settings.max_file_bytes), len(paths)
+        return True
     if isinstance(source, Document):
         raise InvalidSourceError("source is a single Document", hint="pass a list of Documents")
     try:
-        items = iter(source)
+        iter(source)
     except TypeError:
         raise InvalidSourceError(f"cannot index a {type(source).__name__}") from None
-    total = len(source) if hasattr(source, "__len__") else None
-    return items, total
+    return False
+
+
+def _checked_documents(source: Iterable[Any]) -> Iterator[Document]:
+    for item in source:
+        if not isinstance(item, Document):
+            raise InvalidSourceError(f"expected Document objects, got {type(item).__name__}")
+        yield item
+
+
+# -- writing -----------------------------------------------------------------------------------
 
 
 def _engine_fields(doc: Document) -> dict[str, Any]:
@@ -72,9 +142,9 @@ def _engine_fields(doc: Document) -> dict[str, Any]:
 
 
 class _RichProgress:
-    """A progress bar on stderr, for ``build_index(progress=True)``."""
+    """A progress bar on stderr, for ``progress=True``."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -85,7 +155,7 @@ class _RichProgress:
         )
 
         self._progress = Progress(
-            TextColumn("indexing"),
+            TextColumn(label),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -103,8 +173,64 @@ class _RichProgress:
 
     def __call__(self, done: int, total: int | None) -> None:
         if self._task is None:
-            self._task = self._progress.add_task("indexing", total=total)
+            self._task = self._progress.add_task("", total=total)
         self._progress.update(self._task, completed=done)
+
+
+class _Ticker:
+    """Calls a progress callback every so often, and always at the end."""
+
+    def __init__(self, callback: ProgressCallback | None, total: int | None) -> None:
+        self.callback, self.total, self.done = callback, total, 0
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.callback is not None and self.done % 250 == 0:
+            self.callback(self.done, self.total)
+
+    def finish(self) -> None:
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+
+def _with_progress(
+    progress: bool | ProgressCallback, label: str, run: Callable[[ProgressCallback | None], Any]
+) -> Any:
+    if progress is True:
+        with _RichProgress(label) as bar:
+            return run(bar)
+    return run(progress if callable(progress) else None)
+
+
+def _manifest(documents: int, mode: str, table: SourceTable) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "quicksearch_version": __version__,
+        "engine": "whoosh",
+        "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "mode": mode,
+        "documents": documents,
+        "source_kind": table.kind,
+    }
+
+
+def _live_documents(root: Path) -> int | None:
+    try:
+        return int(current_generation(root).manifest.get("documents", 0))
+    except QuickSearchError:
+        return None
+
+
+def _guard(live: int | None, dropped: int, max_drop: float, force: bool, what: str) -> None:
+    if force or not live or dropped <= max_drop * live:
+        return
+    raise RebuildRefusedError(
+        f"refusing to {what}: it would remove {dropped:,} of the {live:,} live documents "
+        f"(more than {max_drop:.0%}); the index was left as it was"
+    )
+
+
+# -- full build --------------------------------------------------------------------------------
 
 
 def build_index(
@@ -115,6 +241,8 @@ def build_index(
     progress: bool | ProgressCallback = False,
     settings: Settings = DEFAULT_SETTINGS,
     lock_timeout: float = 5.0,
+    max_drop: float = 0.2,
+    force: bool = False,
 ) -> BuildReport:
     """Build a complete new index from ``source`` and make it live atomically.
 
@@ -122,33 +250,36 @@ def build_index(
     Pages that cannot be parsed, lack a url/question/answer, or repeat an earlier page's url are
     skipped and listed in the report; ``no_index`` pages are counted as excluded. Searchers keep
     serving the previous index until the new one is complete. ``progress`` is ``True`` for a
-    progress bar on stderr or a callable ``(done, total_or_None)``.
+    progress bar on stderr or a callable ``(done, total_or_None)``. A build that would remove
+    more than ``max_drop`` (a share) of the live documents raises :class:`RebuildRefusedError`
+    and leaves the index as it was, unless ``force``.
     """
     started = time.perf_counter()
     root = Path(index_dir)
     jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
-    items, total = _source_items(source, jobs, settings)
+    if _is_folder(source):
+        folder = Path(source)  # type: ignore[arg-type]
+        tasks = _folder_tasks(folder, settings)
+        items: Iterable[tuple[SourceRecord, Document | None]] = _scan(tasks, jobs)
+        total: int | None = len(tasks)
+        kind, shown_root = "folder", folder
+    else:
+        items = records_for_documents(_checked_documents(source))  # type: ignore[arg-type]
+        total = len(source) if hasattr(source, "__len__") else None  # type: ignore[arg-type]
+        kind, shown_root = "documents", None
 
     with writer_lock(root, timeout=lock_timeout):
+        live = _live_documents(root)
         tmp_dir = new_generation_dir(root)
         try:
-            if progress is True:
-                with _RichProgress() as bar:
-                    counts = _write_generation(tmp_dir, items, total, bar)
-            else:
-                callback = progress if callable(progress) else None
-                counts = _write_generation(tmp_dir, items, total, callback)
-            indexed, excluded, skipped = counts
-            manifest = {
-                "schema_version": SCHEMA_VERSION,
-                "quicksearch_version": __version__,
-                "engine": "whoosh",
-                "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "documents": indexed,
-                "excluded": excluded,
-                "skipped": len(skipped),
-            }
-            generation = publish(root, tmp_dir, manifest)
+            indexed, table, extra_skipped = _with_progress(
+                progress,
+                "indexing",
+                lambda cb: _write_full(tmp_dir, items, kind, _Ticker(cb, total)),
+            )
+            _guard(live, (live or 0) - indexed, max_drop, force, "replace the index")
+            table.save(tmp_dir)
+            generation = publish(root, tmp_dir, _manifest(indexed, "full", table))
         except BaseException:
             shutil.rmtree(tmp_dir, ignore_errors=True)
             raise
@@ -156,54 +287,280 @@ def build_index(
 
     return BuildReport(
         indexed=indexed,
-        skipped=tuple(skipped),
-        excluded=excluded,
+        skipped=tuple(table.skipped(shown_root) + extra_skipped),
+        excluded=sum(r.status == "excluded" for r in table.records.values()),
         seconds=round(time.perf_counter() - started, 3),
         index_dir=str(root),
         generation=generation.name,
+        mode="full",
+        added=indexed,
+        documents=indexed,
     )
 
 
-def _write_generation(
+def _write_full(
     path: Path,
-    items: Iterable[Document | SkippedFile],
-    total: int | None,
-    progress: ProgressCallback | None,
-) -> tuple[int, int, list[SkippedFile]]:
+    items: Iterable[tuple[SourceRecord, Document | None]],
+    kind: str,
+    ticker: _Ticker,
+) -> tuple[int, SourceTable, list[SkippedFile]]:
     ix = whoosh_index.create_in(str(path), make_schema())
-    writer = ix.writer(limitmb=256)
-    seen: dict[str, str] = {}
-    skipped: list[SkippedFile] = []
-    indexed = excluded = done = 0
+    writer = ix.writer(limitmb=_WRITER_MB)
+    records: dict[str, SourceRecord] = {}
+    extra_skipped: list[SkippedFile] = []
+    seen_urls: set[str] = set()
     try:
-        for item in items:
-            done += 1
-            if progress is not None and (done % 250 == 0 or done == total):
-                progress(done, total)
-            if isinstance(item, SkippedFile):
-                skipped.append(item)
+        for record, doc in items:
+            ticker.tick()
+            if record.key in records:  # only Document sources can repeat a key (their url)
+                extra_skipped.append(SkippedFile(record.key[4:], "duplicate url (kept the first)"))
                 continue
-            if not isinstance(item, Document):
-                raise InvalidSourceError(f"expected Document objects, got {type(item).__name__}")
-            where = item.source or item.url
-            if not item.url.strip() or not item.question.strip() or not item.answer.strip():
-                skipped.append(SkippedFile(where, "missing url, question or answer"))
+            records[record.key] = record
+            if record.status != OK or doc is None or record.url in seen_urls:
                 continue
-            if item.no_index:
-                excluded += 1
-                continue
-            first = seen.get(item.url)
-            if first is not None:
-                skipped.append(SkippedFile(where, f"duplicate url {item.url} (kept {first})"))
-                continue
-            seen[item.url] = where
-            writer.add_document(**_engine_fields(item))
-            indexed += 1
+            seen_urls.add(record.url)  # type: ignore[arg-type]
+            writer.add_document(**_engine_fields(doc))
     except BaseException:
         writer.cancel()
         raise
-    if progress is not None:
-        progress(done, total)
+    ticker.finish()
     writer.commit()
     ix.close()
-    return indexed, excluded, skipped
+    return len(seen_urls), SourceTable(kind, records), extra_skipped
+
+
+# -- incremental update ------------------------------------------------------------------------
+
+
+def update_index(
+    source: str | os.PathLike[str] | Iterable[Document],
+    index_dir: str | os.PathLike[str] = "index_data",
+    *,
+    jobs: int | None = None,
+    progress: bool | ProgressCallback = False,
+    settings: Settings = DEFAULT_SETTINGS,
+    lock_timeout: float = 5.0,
+    max_drop: float = 0.2,
+    force: bool = False,
+) -> BuildReport:
+    """Bring the index in line with ``source``: add new pages, re-index changed ones, delete
+    removed ones. Unchanged files are recognised by size and mtime (then by content digest)
+    without being parsed. With no index yet, this is a full build.
+
+    An update that would delete more than ``max_drop`` of the live documents (an empty or
+    unmounted folder?) raises :class:`RebuildRefusedError` unless ``force``.
+    """
+    started = time.perf_counter()
+    root = Path(index_dir)
+    jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+    folder = _is_folder(source)
+    try:
+        current_generation(root)
+    except IndexNotFoundError:
+        return build_index(
+            source, root, jobs=jobs, progress=progress, settings=settings, lock_timeout=lock_timeout
+        )
+
+    with writer_lock(root, timeout=lock_timeout):
+        generation = current_generation(root)
+        old = SourceTable.load(generation.path)
+        if old is not None and old.kind == ("folder" if folder else "documents"):
+            plan = _with_progress(
+                progress,
+                "checking",
+                lambda cb: _plan_update(source, folder, old, jobs, settings, cb),
+            )
+            return _apply_update(root, generation, old, plan, started, max_drop, force)
+    # No usable record of what the live index holds: rebuild it from the source.
+    return build_index(
+        source,
+        root,
+        jobs=jobs,
+        progress=progress,
+        settings=settings,
+        lock_timeout=lock_timeout,
+        max_drop=max_drop,
+        force=force,
+    )
+
+
+class _Plan:
+    """What an update will do: the new source table, changed keys and their parsed pages."""
+
+    def __init__(self, table: SourceTable, root: Path | None, max_bytes: int) -> None:
+        self.table, self.root, self.max_bytes = table, root, max_bytes
+        self.changed_keys: set[str] = set()
+        self.docs: dict[str, Document] = {}
+        self.extra_skipped: list[SkippedFile] = []
+
+
+def _plan_update(
+    source: Any,
+    folder: bool,
+    old: SourceTable,
+    jobs: int,
+    settings: Settings,
+    progress: ProgressCallback | None,
+) -> _Plan:
+    records: dict[str, SourceRecord] = {}
+    plan = _Plan(
+        SourceTable(old.kind, records), Path(source) if folder else None, settings.max_file_bytes
+    )
+    if folder:
+        to_scan = []
+        for task in _folder_tasks(Path(source), settings):
+            path, key, _ = task
+            prev = old.records.get(key)
+            try:
+                st = os.stat(path)
+            except OSError:
+                st = None
+            if (
+                prev is not None
+                and st is not None
+                and (prev.size, prev.mtime_ns) == (st.st_size, st.st_mtime_ns)
+            ):
+                records[key] = prev
+            else:
+                to_scan.append(task)
+        ticker = _Ticker(progress, len(to_scan))
+        scanned: Iterable[tuple[SourceRecord, Document | None]] = _scan(to_scan, jobs)
+    else:
+        ticker = _Ticker(progress, None)
+        scanned = records_for_documents(_checked_documents(source))
+    for record, doc in scanned:
+        ticker.tick()
+        if record.key in records and not folder:
+            plan.extra_skipped.append(SkippedFile(record.key[4:], "duplicate url (kept the first)"))
+            continue
+        prev = old.records.get(record.key)
+        if prev is not None and record.digest and prev.digest == record.digest:
+            # Touched but not changed: remember the new size/mtime, keep the old verdict.
+            records[record.key] = SourceRecord(
+                record.key,
+                record.size,
+                record.mtime_ns,
+                prev.digest,
+                prev.url,
+                prev.status,
+                prev.reason,
+            )
+        else:
+            records[record.key] = record
+            plan.changed_keys.add(record.key)
+        if doc is not None and (record.key in plan.changed_keys or not folder):
+            plan.docs[record.key] = doc
+    ticker.finish()
+    return plan
+
+
+def _apply_update(
+    root: Path,
+    generation: Generation,
+    old: SourceTable,
+    plan: _Plan,
+    started: float,
+    max_drop: float,
+    force: bool,
+) -> BuildReport:
+    old_owners, new_owners = old.owners(), plan.table.owners()
+    deletes = [url for url in old_owners if url not in new_owners]
+    writes: list[Document] = []
+    added = updated = 0
+    for url, key in new_owners.items():
+        before = old_owners.get(url)
+        if before is not None and before == key and key not in plan.changed_keys:
+            continue
+        if before is None:
+            added += 1
+        else:
+            updated += 1
+        doc = plan.docs.get(key)
+        if doc is None:  # an unchanged page that now owns a url (its duplicate was removed)
+            _, doc = scan_file(plan.root / key, key, plan.max_bytes)  # type: ignore[operator]
+        if doc is not None:
+            writes.append(doc)
+    live = int(generation.manifest.get("documents", 0))
+    _guard(live, len(deletes), max_drop, force, "update the index")
+
+    documents, name = live, generation.name
+    if deletes or writes:
+        tmp_dir = new_generation_dir(root)
+        try:
+            _link_generation(generation.path, tmp_dir)
+            ix = whoosh_index.open_dir(str(tmp_dir))
+            writer = ix.writer(limitmb=_WRITER_MB)
+            try:
+                for url in deletes:
+                    writer.delete_by_term("url", url)
+                for doc in writes:
+                    writer.update_document(**_engine_fields(doc))
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+            documents = ix.doc_count()
+            ix.close()
+            plan.table.save(tmp_dir)
+            name = publish(root, tmp_dir, _manifest(documents, "update", plan.table)).name
+        except BaseException:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            raise
+        prune(root)
+    elif plan.table.records != old.records:
+        plan.table.save(generation.path)  # only size/mtime moved: remember them, index untouched
+
+    return BuildReport(
+        indexed=added + updated,
+        skipped=tuple(plan.table.skipped(plan.root) + plan.extra_skipped),
+        excluded=sum(r.status == "excluded" for r in plan.table.records.values()),
+        seconds=round(time.perf_counter() - started, 3),
+        index_dir=str(root),
+        generation=name,
+        mode="update",
+        added=added,
+        updated=updated,
+        deleted=len(deletes),
+        unchanged=len(new_owners) - added - updated,
+        documents=documents,
+    )
+
+
+def _link_generation(src: Path, dst: Path) -> None:
+    """Fill ``dst`` with hard links to ``src``'s engine files (they are never modified)."""
+    for entry in src.iterdir():
+        if (
+            not entry.is_file()
+            or entry.name in (MANIFEST, SOURCES_FILE)
+            or entry.name.endswith("LOCK")
+        ):
+            continue
+        try:
+            os.link(entry, dst / entry.name)
+        except OSError:
+            shutil.copy2(entry, dst / entry.name)
+
+
+# -- rollback ----------------------------------------------------------------------------------
+
+
+def rollback(index_dir: str | os.PathLike[str] = "index_data", *, lock_timeout: float = 5.0) -> str:
+    """Make the generation before the live one live again; return its name.
+
+    Searchers switch on their next search. The generation rolled back from is removed by the
+    next build or update.
+    """
+    root = Path(index_dir)
+    with writer_lock(root, timeout=lock_timeout):
+        live = current_generation(root)
+        names = [p.name for p in generations(root)]
+        at = names.index(live.name) if live.name in names else 0
+        if at == 0:
+            raise NoPreviousGenerationError(
+                f"no earlier index generation in {root} to roll back to"
+            )
+        previous = names[at - 1]
+        if not (root / previous / MANIFEST).exists():
+            raise NoPreviousGenerationError(f"the previous generation {previous} is incomplete")
+        switch_to(root, previous)
+        return previous

@@ -64,6 +64,14 @@ class BuildReport:
     seconds: float
     index_dir: str
     generation: str
+    #: "full" (a complete rebuild) or "update" (changes applied to the live index).
+    mode: str = "full"
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    #: Documents in the live index after this run.
+    documents: int = 0
 
     @property
     def skipped_count(self) -> int:

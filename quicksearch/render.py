@@ -63,20 +63,33 @@ def print_results(console: Console, results: SearchResults) -> None:
 
 
 def print_report(
-    console: Console, warnings: Console, report: BuildReport, max_listed: int = 20
+    console: Console,
+    warnings: Console,
+    report: BuildReport,
+    *,
+    quiet: bool = False,
+    max_listed: int = 20,
 ) -> None:
     """Skipped pages as one-line warnings on ``warnings`` (stderr), then the summary."""
     for skipped in report.skipped[:max_listed]:
         warnings.print(
-            Text.assemble(("skipped ", "yellow"), f"{skipped.path}: {skipped.reason}"),
-            crop=False,
+            Text.assemble(("skipped ", "yellow"), f"{skipped.path}: {skipped.reason}"), crop=False
         )
     if len(report.skipped) > max_listed:
         warnings.print(f"... and {len(report.skipped) - max_listed} more skipped pages")
+    if quiet:
+        return
+    if report.mode == "full":
+        what = f"Indexed {report.indexed:,} pages"
+    else:
+        what = (
+            f"Updated index: {report.added:,} added, {report.updated:,} updated, "
+            f"{report.deleted:,} deleted, {report.unchanged:,} unchanged"
+        )
     console.print(
-        f"Indexed {report.indexed:,} pages, skipped {len(report.skipped):,}, "
-        f"excluded {report.excluded:,} (no_index) in {report.seconds:.1f} s "
-        f"→ {report.index_dir}"
+        f"{what}, skipped {len(report.skipped):,}, excluded {report.excluded:,} (no_index) "
+        f"in {report.seconds:.1f} s → {report.index_dir} ({report.documents:,} documents)",
+        crop=False,
     )
 
 

@@ -52,11 +52,11 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_json_atomic(path: Path, data: Any, indent: int | None = 2) -> None:
     """Write JSON to ``path`` so that readers see the old file or the new one, never half."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
+        json.dump(data, f, indent=indent, sort_keys=True, ensure_ascii=False)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -93,11 +93,32 @@ def current_generation(index_dir: str | os.PathLike[str]) -> Generation:
     return Generation(name, path, manifest)
 
 
+def _sequence(path: Path) -> int:
+    try:
+        return int(path.name.split("-")[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def generations(index_dir: Path) -> list[Path]:
+    """Finished generation folders, oldest first."""
+    if not index_dir.is_dir():
+        return []
+    found = [p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith(_GEN_PREFIX)]
+    return sorted(found, key=_sequence)
+
+
 def new_generation_dir(index_dir: Path) -> Path:
-    """Create an empty folder to build a generation in (invisible to readers)."""
+    """Create an empty folder to build the next generation in (invisible to readers).
+
+    Call with the writer lock held: generations are numbered in build order.
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{uuid.uuid4().hex[:6]}"
-    path = index_dir / f"{_TMP_PREFIX}{stamp}"
+    taken = [
+        _sequence(p) for p in index_dir.iterdir() if p.name.startswith((_GEN_PREFIX, _TMP_PREFIX))
+    ]
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    path = index_dir / f"{_TMP_PREFIX}{max(taken, default=0) + 1:06d}-{stamp}"
     path.mkdir()
     return path
 
@@ -112,28 +133,34 @@ def publish(index_dir: Path, tmp_dir: Path, manifest: dict[str, Any]) -> Generat
     final = index_dir / (_GEN_PREFIX + tmp_dir.name[len(_TMP_PREFIX) :])
     os.replace(tmp_dir, final)
     _fsync_dir(index_dir)
-    tmp_pointer = index_dir / f".{POINTER}.{uuid.uuid4().hex}.tmp"
-    tmp_pointer.write_text(final.name + "\n", encoding="utf-8")
-    with open(tmp_pointer, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp_pointer, pointer_path(index_dir))
-    _fsync_dir(index_dir)
+    switch_to(index_dir, final.name)
     return Generation(final.name, final, manifest)
 
 
+def switch_to(index_dir: Path, name: str) -> None:
+    """Point ``CURRENT`` at generation ``name`` with one atomic rename."""
+    tmp_pointer = index_dir / f".{POINTER}.{uuid.uuid4().hex}.tmp"
+    with open(tmp_pointer, "w", encoding="utf-8") as f:
+        f.write(name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp_pointer, pointer_path(index_dir))
+    _fsync_dir(index_dir)
+
+
 def prune(index_dir: Path, keep_previous: int = KEEP_PREVIOUS) -> None:
-    """Remove abandoned builds and generations older than the ``keep_previous`` latest."""
+    """Remove abandoned builds, generations newer than the live one (left by a crash or a
+    rollback) and all but the ``keep_previous`` latest older ones. Call with the lock held."""
     try:
         live = pointer_path(index_dir).read_text(encoding="utf-8").strip()
     except OSError:
-        live = ""
-    gens = sorted(
-        (p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith(_GEN_PREFIX)),
-        key=lambda p: p.name,
-        reverse=True,
-    )
-    older = [p for p in gens if p.name != live]
-    doomed = older[keep_previous:]
+        return
+    gens = generations(index_dir)
+    names = [p.name for p in gens]
+    if live not in names:
+        return
+    at = names.index(live)
+    doomed = gens[at + 1 :] + gens[: max(0, at - keep_previous)]
     doomed += [p for p in index_dir.iterdir() if p.name.startswith(_TMP_PREFIX)]
     for path in doomed:
         shutil.rmtree(path, ignore_errors=True)

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from quicksearch import Document, InvalidSourceError
-from quicksearch.documents import PageError, find_pages, load_page, parse_page, try_load_page
-from quicksearch.models import SkippedFile
+from quicksearch.documents import PageError, find_pages, load_page, parse_page
+from quicksearch.sources import SKIPPED, scan_file
 
 from .conftest import FIXTURES
 
@@ -55,8 +55,8 @@ def test_bad_pages_give_a_reason(tmp_path: Path, content: bytes, reason: str) ->
     path.write_bytes(content)
     with pytest.raises(PageError, match=reason):
         load_page(path)
-    skipped = try_load_page(path)
-    assert isinstance(skipped, SkippedFile) and reason in skipped.reason
+    record, doc = scan_file(path, "bad.md", 1_000_000)
+    assert doc is None and record.status == SKIPPED and reason in record.reason
 
 
 def test_oversized_file_is_refused(tmp_path: Path) -> None:
