@@ -141,42 +141,6 @@ def _engine_fields(doc: Document) -> dict[str, Any]:
     return fields
 
 
-class _RichProgress:
-    """A progress bar on stderr, for ``progress=True``."""
-
-    def __init__(self, label: str) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn(label),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self._task: Any = None
-
-    def __enter__(self) -> _RichProgress:
-        self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.__exit__(*exc)  # type: ignore[arg-type]
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if self._task is None:
-            self._task = self._progress.add_task("", total=total)
-        self._progress.update(self._task, completed=done)
-
-
 class _Ticker:
     """Calls a progress callback every so often, and always at the end."""
 
@@ -197,7 +161,9 @@ def _with_progress(
     progress: bool | ProgressCallback, label: str, run: Callable[[ProgressCallback | None], Any]
 ) -> Any:
     if progress is True:
-        with _RichProgress(label) as bar:
+        from .render import ProgressBar
+
+        with ProgressBar(label) as bar:
             return run(bar)
     return run(progress if callable(progress) else None)
 

@@ -103,3 +103,38 @@ def print_stats(console: Console, stats: IndexStats) -> None:
     console.print(f"subjects        {len(stats.subjects)}")
     for subject, count in stats.subjects.items():
         console.print(f"  {count:>7,}  {subject or '(none)'}")
+
+
+class ProgressBar:
+    """A progress bar on stderr, called as ``bar(done, total)`` (``build_index(progress=True)``)."""
+
+    def __init__(self, label: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._task: Any = None
+
+    def __enter__(self) -> ProgressBar:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self._task is None:
+            self._task = self._progress.add_task("", total=total)
+        self._progress.update(self._task, completed=done)

@@ -71,7 +71,9 @@ def test_parallel_parsing_matches_serial(tmp_path: Path) -> None:
 def test_build_from_documents_and_rebuild_replaces(tmp_path: Path) -> None:
     build_index(make_docs(5), tmp_path / "ix")
     report = build_index(
-        [Document(url="/only", question="Kettle?", answer="Boils water.")], tmp_path / "ix", force=True
+        [Document(url="/only", question="Kettle?", answer="Boils water.")],
+        tmp_path / "ix",
+        force=True,
     )
     assert report.indexed == 1
     with open_index(tmp_path / "ix") as ix:

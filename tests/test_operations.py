@@ -23,13 +23,13 @@ N_PAGES = 1200
 
 
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    return subprocess.run(
+        [EXE, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +37,15 @@ def big_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Enough pages that a full build takes a few seconds (time to interfere with it)."""
     src = tmp_path_factory.mktemp("big") / "src"
     for i in range(N_PAGES):
-        write_page(src, f"t{i % 7}/page{i:05d}.md", url=f"/big/{i}", subject=f"Topic {i % 7}",
-                   question=f"How does mechanism {i} of the orrery work?",
-                   answer=("The orrery models planets. " * 20) + f"Gear ratio {i} matters.",
-                   page_id=i)
+        write_page(
+            src,
+            f"t{i % 7}/page{i:05d}.md",
+            url=f"/big/{i}",
+            subject=f"Topic {i % 7}",
+            question=f"How does mechanism {i} of the orrery work?",
+            answer=("The orrery models planets. " * 20) + f"Gear ratio {i} matters.",
+            page_id=i,
+        )
     return src
 
 
@@ -53,8 +58,9 @@ def built(big_source: Path, tmp_path: Path) -> Path:
 
 
 def children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "--ppid", str(pid), "-o", "pid="], capture_output=True, text=True,
-                         check=False).stdout
+    out = subprocess.run(
+        ["ps", "--ppid", str(pid), "-o", "pid="], capture_output=True, text=True, check=False
+    ).stdout
     return [int(x) for x in out.split()]
 
 
@@ -93,8 +99,10 @@ def test_kill_9_during_full_rebuild_leaves_index_serving(big_source: Path, built
 
 
 def test_two_full_rebuilds_at_once(big_source: Path, built: Path) -> None:
-    procs = [start("index", str(big_source), "--index", str(built), "--full", "--wait", "0.5")
-             for _ in range(2)]
+    procs = [
+        start("index", str(big_source), "--index", str(built), "--full", "--wait", "0.5")
+        for _ in range(2)
+    ]
     codes = [p.wait(timeout=300) for p in procs]
     errors = [p.stderr.read() for p in procs]  # type: ignore[union-attr]
     assert sorted(codes) in ([0, 0], [0, 4]), errors
@@ -104,8 +112,9 @@ def test_two_full_rebuilds_at_once(big_source: Path, built: Path) -> None:
     assert count(built) == N_PAGES
 
 
-def test_readers_see_no_errors_and_no_empty_pages_during_rebuilds(big_source: Path,
-                                                                   built: Path) -> None:
+def test_readers_see_no_errors_and_no_empty_pages_during_rebuilds(
+    big_source: Path, built: Path
+) -> None:
     stop = threading.Event()
     problems: list[str] = []
     searches = [0]
@@ -140,11 +149,19 @@ def test_readers_see_no_errors_and_no_empty_pages_during_rebuilds(big_source: Pa
 
 
 def test_stale_lock_of_a_killed_writer_is_recovered(big_source: Path, built: Path) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys, time\n"
-        f"fd = os.open({str(built / '.lock')!r}, os.O_RDWR)\n"
-        "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, os, sys, time\n"
+                f"fd = os.open({str(built / '.lock')!r}, os.O_RDWR)\n"
+                "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"  # type: ignore[union-attr]
     locked = cli("index", str(big_source), "--index", str(built), "--wait", "0.2")
     assert locked.returncode == 4
@@ -183,15 +200,32 @@ def test_bad_files_are_reported_not_fatal(tmp_path: Path) -> None:
     (src / "sub" / "up").symlink_to(src)  # a folder loop
     write_page(src, "z-dup.md", url="/g/0", question="Same url as good0?", answer="Dup.")
     report_file = tmp_path / "report.json"
-    result = cli("index", str(src), "--index", str(tmp_path / "ix"), "--max-file-bytes", "3000",
-                 "--report", str(report_file))
+    result = cli(
+        "index",
+        str(src),
+        "--index",
+        str(tmp_path / "ix"),
+        "--max-file-bytes",
+        "3000",
+        "--report",
+        str(report_file),
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     report = json.loads(report_file.read_text())
     reasons = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
-    assert set(reasons) == {"a-broken-yaml.md", "b-list.md", "c-no-answer.md", "d-binary.md",
-                            "e-empty.md", "f-latin1.md", "g-huge.md", "h-dangling.md",
-                            "i-loop.md", "z-dup.md"}
+    assert set(reasons) == {
+        "a-broken-yaml.md",
+        "b-list.md",
+        "c-no-answer.md",
+        "d-binary.md",
+        "e-empty.md",
+        "f-latin1.md",
+        "g-huge.md",
+        "h-dangling.md",
+        "i-loop.md",
+        "z-dup.md",
+    }
     assert "good0.md" in reasons["z-dup.md"]
     for name in reasons:
         assert name in result.stderr  # one warning line each
@@ -216,8 +250,14 @@ def test_rollback_command(big_source: Path, built: Path, tmp_path: Path) -> None
 
 def test_report_file_on_error(tmp_path: Path) -> None:
     report_file = tmp_path / "r.json"
-    result = cli("index", str(tmp_path / "missing"), "--index", str(tmp_path / "ix"),
-                 "--report", str(report_file))
+    result = cli(
+        "index",
+        str(tmp_path / "missing"),
+        "--index",
+        str(tmp_path / "ix"),
+        "--report",
+        str(report_file),
+    )
     assert result.returncode == 5
     data = json.loads(report_file.read_text())
     assert data["ok"] is False and data["exit_code"] == 5

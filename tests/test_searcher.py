@@ -141,7 +141,9 @@ def test_open_searcher_sees_a_rebuild(tmp_path: Path) -> None:
     with open_index(tmp_path / "ix") as ix:
         assert ix.search("kettle").total == 0
         build_index(
-            [Document(url="/k", question="Kettle?", answer="A kettle boils.")], tmp_path / "ix", force=True
+            [Document(url="/k", question="Kettle?", answer="A kettle boils.")],
+            tmp_path / "ix",
+            force=True,
         )
         assert ix.search("kettle").total == 1
         assert ix.stats().documents == 1

@@ -23,8 +23,14 @@ from .conftest import write_page
 
 def corpus(folder: Path, n: int = 10) -> Path:
     for i in range(n):
-        write_page(folder, f"s{i % 3}/p{i:03d}.md", url=f"/p/{i}", question=f"Lantern question {i}?",
-                   answer=f"Lanterns glow number{i} in the dark.", page_id=i)
+        write_page(
+            folder,
+            f"s{i % 3}/p{i:03d}.md",
+            url=f"/p/{i}",
+            question=f"Lantern question {i}?",
+            answer=f"Lanterns glow number{i} in the dark.",
+            page_id=i,
+        )
     return folder
 
 
@@ -36,10 +42,18 @@ def urls(index_dir: Path, query: str) -> set[str]:
 def test_change_delete_add(tmp_path: Path) -> None:
     src, ix = corpus(tmp_path / "src"), tmp_path / "ix"
     build_index(src, ix)
-    write_page(src, "s1/p001.md", url="/p/1", question="Lantern question 1?",
-               answer="Now about zeppelins.", page_id=1)
+    write_page(
+        src,
+        "s1/p001.md",
+        url="/p/1",
+        question="Lantern question 1?",
+        answer="Now about zeppelins.",
+        page_id=1,
+    )
     (src / "s2/p002.md").unlink()
-    write_page(src, "new/fresh.md", url="/p/new", question="Fresh kumquat page?", answer="Kumquats.")
+    write_page(
+        src, "new/fresh.md", url="/p/new", question="Fresh kumquat page?", answer="Kumquats."
+    )
     report = update_index(src, ix)
     assert (report.mode, report.added, report.updated, report.deleted) == ("update", 1, 1, 1)
     assert report.unchanged == 8 and report.documents == 10
@@ -84,8 +98,9 @@ def test_documents_source_updates(tmp_path: Path) -> None:
     docs = [Document(url=f"/d/{i}", question=f"Q{i} walrus?", answer="A.") for i in range(5)]
     build_index(docs, tmp_path / "ix")
     docs[0] = Document(url="/d/0", question="Q0 narwhal?", answer="A.")
-    report = update_index(docs[:4] + [Document(url="/d/9", question="Q9?", answer="B.")],
-                          tmp_path / "ix")
+    report = update_index(
+        [*docs[:4], Document(url="/d/9", question="Q9?", answer="B.")], tmp_path / "ix"
+    )
     assert (report.added, report.updated, report.deleted) == (1, 1, 1)
     assert urls(tmp_path / "ix", "narwhal") == {"/d/0"}
 
