@@ -71,7 +71,7 @@ class Searcher:
         self.settings = settings
         self._lock = threading.RLock()
         self._signature = pointer_signature(self.index_dir)
-        self._engine: _Engine | None = _Engine(current_generation(self.index_dir), settings)
+        self._engine: _Engine | None = self._open_live()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -104,13 +104,24 @@ class Searcher:
             signature = pointer_signature(self.index_dir)
             if signature == self._signature:
                 return False
-            generation = current_generation(self.index_dir)
             self._signature = signature
-            if generation.name == engine.generation.name:
+            if current_generation(self.index_dir).name == engine.generation.name:
                 return False
-            self._engine = _Engine(generation, self.settings)
+            self._engine = self._open_live()
             engine.close()
             return True
+
+    def _open_live(self, attempts: int = 3) -> _Engine:
+        # A writer may switch and prune generations between our reading CURRENT and opening
+        # the folder it names; if CURRENT moved meanwhile, read it again.
+        for attempt in range(attempts):
+            before = pointer_signature(self.index_dir)
+            try:
+                return _Engine(current_generation(self.index_dir), self.settings)
+            except IndexVersionError:
+                if attempt == attempts - 1 or pointer_signature(self.index_dir) == before:
+                    raise
+        raise AssertionError("unreachable")
 
     def _require_engine(self) -> _Engine:
         if self._engine is None:

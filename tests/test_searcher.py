@@ -174,3 +174,17 @@ def test_stats(built_index: Path) -> None:
     assert stats.documents == 7
     assert stats.subjects == {"Biology": 3, "Chemistry": 2, "Physics": 2}
     assert stats.size_bytes > 0 and stats.schema_version >= 1 and stats.built_at
+
+
+def test_index_from_another_schema_version_says_rebuild(tmp_path: Path) -> None:
+    import json
+
+    from quicksearch import IndexVersionError
+    from quicksearch.storage import current_generation
+
+    build_index(make_docs(2), tmp_path / "ix")
+    manifest = current_generation(tmp_path / "ix").path / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "schema_version": 999}))
+    with pytest.raises(IndexVersionError) as err:
+        open_index(tmp_path / "ix")
+    assert "quicksearch index" in err.value.hint
