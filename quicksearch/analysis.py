@@ -12,7 +12,16 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import NamedTuple
 
-__all__ = ["STOP_WORDS", "Token", "analyze", "normalize_word", "stem", "terms"]
+__all__ = [
+    "STOP_WORDS",
+    "TOKEN_PATTERN",
+    "Token",
+    "analyze",
+    "normalize_word",
+    "stem",
+    "term_of",
+    "terms",
+]
 
 # NLTK's English stop-word list (its corpus file is not shipped with the package, and nothing
 # may be downloaded at run time), written out here with the apostrophes folded the way
@@ -33,7 +42,8 @@ shouldnt wasn wasnt weren werent won wont wouldn wouldnt
 )
 
 # Words, numbers with inner separators (3.14, 2,000) and contractions (don't, Mendel's).
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+(?:['’]\w+)*")
+TOKEN_PATTERN = r"\d+(?:[.,]\d+)+|\w+(?:['’]\w+)*"
+_TOKEN = re.compile(TOKEN_PATTERN)
 _MAX_TOKEN_CHARS = 40
 
 
@@ -79,14 +89,22 @@ def normalize_word(raw: str) -> str:
     return word
 
 
+@lru_cache(maxsize=262_144)
+def term_of(raw: str) -> str:
+    """The index term of one raw token (as the tokenizer cut it), ``""`` if it is dropped."""
+    word = normalize_word(raw)
+    return stem(word) if word else ""
+
+
 def analyze(text: str, *, stemming: bool = True) -> Iterator[Token]:
     """Yield the index terms of ``text`` with positions and character offsets."""
     pos = 0
     for match in _TOKEN.finditer(text):
-        word = normalize_word(match.group())
-        if not word:
+        raw = match.group()
+        term = term_of(raw) if stemming else normalize_word(raw)
+        if not term:
             continue
-        yield Token(stem(word) if stemming else word, pos, match.start(), match.end())
+        yield Token(term, pos, match.start(), match.end())
         pos += 1
 
 

@@ -28,6 +28,12 @@ class Settings:
     max_query_terms: int = 32
     #: Largest page size an app may ask for.
     max_limit: int = 1_000
+    #: Markup put around matched words in ``Hit.snippet`` and ``Hit.title_html`` (inserted as
+    #: is, so it must be trusted HTML; all other text is escaped).
+    highlight_tags: tuple[str, str] = ("<mark>", "</mark>")
+    #: A snippet grows by whole sentences towards the target length, never past the maximum.
+    snippet_target_chars: int = 200
+    snippet_max_chars: int = 300
 
     @property
     def field_boosts(self) -> dict[str, float]:

@@ -97,6 +97,8 @@ class Hit:
     snippet_text: str = ""
     #: ``(start, end)`` offsets of the marked words in ``snippet_text``.
     snippet_spans: tuple[tuple[int, int], ...] = ()
+    #: ``(start, end)`` offsets of the marked words in ``title``.
+    title_spans: tuple[tuple[int, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {

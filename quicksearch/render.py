@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from typing import Any
 
 from rich.console import Console
@@ -13,22 +11,18 @@ from rich.text import Text
 from .models import BuildReport, IndexStats, SearchResults
 
 MARK_STYLE = "bold yellow"
-_MARKED = re.compile(r"<mark>(.*?)</mark>", re.S)
 
 
 def to_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
-def marked_html_to_text(fragment: str, style: str = MARK_STYLE) -> Text:
-    """Turn quicksearch's escaped-HTML-with-marks into rich Text with the marks styled."""
-    text, last = Text(), 0
-    for m in _MARKED.finditer(fragment):
-        text.append(html.unescape(fragment[last : m.start()]))
-        text.append(html.unescape(m.group(1)), style=style)
-        last = m.end()
-    text.append(html.unescape(fragment[last:]))
-    return text
+def styled(text: str, spans: tuple[tuple[int, int], ...], style: str = MARK_STYLE) -> Text:
+    """``text`` as rich Text with the matched ``spans`` styled (plain when not a terminal)."""
+    out = Text(text)
+    for start, end in spans:
+        out.stylize(style, start, end)
+    return out
 
 
 def print_results(console: Console, results: SearchResults) -> None:
@@ -43,14 +37,14 @@ def print_results(console: Console, results: SearchResults) -> None:
     first = (results.page - 1) * results.limit + 1
     for rank, hit in enumerate(results.hits, start=first):
         line = Text(f"{rank:>3}. ", style="bold")
-        line.append_text(marked_html_to_text(hit.title_html))
+        line.append_text(styled(hit.title, hit.title_spans))
         console.print(line)
         meta = Text("     ")
         meta.append(hit.subject or "-", style="cyan")
         meta.append(f"  {hit.url}", style="dim")
         console.print(meta, crop=False)
         snippet = Text("     ")
-        snippet.append_text(marked_html_to_text(hit.snippet))
+        snippet.append_text(styled(hit.snippet_text, hit.snippet_spans))
         console.print(snippet)
         console.print()
     shown = f"{first}-{first + len(results.hits) - 1}"

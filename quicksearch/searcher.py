@@ -234,7 +234,15 @@ class Searcher:
 
     def _hit(self, row: dict[str, Any], score: float, terms: frozenset[str]) -> Hit:
         question = row.get("question", "")
-        snippet = make_snippet(row.get("answer", ""), terms)
+        settings = self.settings
+        snippet = make_snippet(
+            row.get("answer", ""),
+            terms,
+            tags=settings.highlight_tags,
+            target_chars=settings.snippet_target_chars,
+            max_chars=settings.snippet_max_chars,
+        )
+        title = highlight(question, terms, tags=settings.highlight_tags)
         stored_date = row.get("date")
         return Hit(
             url=row["url"],
@@ -243,9 +251,10 @@ class Searcher:
             date=stored_date.date() if isinstance(stored_date, dt.datetime) else None,
             score=float(score or 0.0),
             snippet=snippet.html,
-            title_html=highlight(question, terms),
+            title_html=title.html,
             snippet_text=snippet.text,
             snippet_spans=snippet.spans,
+            title_spans=title.spans,
         )
 
     # -- facts -------------------------------------------------------------------------------

@@ -13,12 +13,17 @@ import html
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 
-from .analysis import analyze
+from .analysis import TOKEN_PATTERN, analyze, term_of
 
 __all__ = ["Snippet", "highlight", "make_snippet"]
 
 DEFAULT_TAGS = ("<mark>", "</mark>")
+TOKEN_RE = re.compile(TOKEN_PATTERN)
+_NON_ASCII_LETTER = re.compile(r"[^\W\x00-\x7f]")
+_APOSTROPHE = re.compile(r"['’]")
+_SEPARATED_NUMBER = re.compile(r"\d[.,]\d")
 ELLIPSIS = "…"
 
 # A sentence ends at . ! ? (optionally followed by a closing quote or bracket) before a space,
@@ -56,15 +61,67 @@ def _render(text: str, spans: list[tuple[int, int]], tags: tuple[str, str]) -> s
     return "".join(out)
 
 
+@lru_cache(maxsize=1024)
+def _prefixes(terms: frozenset[str]) -> tuple[tuple[str, ...], bool]:
+    """The search prefixes of ``terms``, and whether any term starts with a digit."""
+    prefixes = {t[: max(1, len(t) - 1)] for t in terms}
+    return tuple(sorted(prefixes)), any(t[:1].isdigit() for t in terms)
+
+
+def _chunk(text: str, at: int) -> tuple[int, int]:
+    """The whitespace-delimited run around ``at`` (tokens never cross whitespace)."""
+    start = max(text.rfind(" ", 0, at), text.rfind("\n", 0, at)) + 1
+    ends = [e for e in (text.find(" ", at), text.find("\n", at)) if e != -1]
+    return start, min(ends, default=len(text))
+
+
 def _match_spans(text: str, terms: Collection[str]) -> list[tuple[int, int, str]]:
+    """``(start, end, term)`` of every token of ``text`` whose index term is in ``terms``.
+
+    Equal to running the analysis over the whole text, but only the few words that can match
+    are analysed: a Snowball stem keeps all but at most the last letter of its word, so such a
+    word contains the stem's prefix, which ``str.find`` locates in C. Words the analysis folds
+    (apostrophes, separated numbers, non-ASCII letters) are always looked at.
+    """
     if not terms:
         return []
-    return [(t.start, t.end, t.term) for t in analyze(text) if t.term in terms]
+    wanted = terms if isinstance(terms, frozenset) else frozenset(terms)
+    lower = text.lower()
+    if len(lower) != len(text):  # a rare letter whose lower case is longer: analyse everything
+        return [(t.start, t.end, t.term) for t in analyze(text) if t.term in wanted]
+    prefixes, numeric = _prefixes(wanted)
+    hits: list[int] = []
+    for prefix in prefixes:
+        at = lower.find(prefix)
+        while at != -1:
+            hits.append(at)
+            at = lower.find(prefix, at + 1)
+    if not text.isascii():
+        hits.extend(m.start() for m in _NON_ASCII_LETTER.finditer(text))
+    if "'" in text or "’" in text:
+        hits.extend(m.start() for m in _APOSTROPHE.finditer(text))
+    if numeric:
+        hits.extend(m.start() for m in _SEPARATED_NUMBER.finditer(text))
+    spans, done = [], set()
+    for at in sorted(hits):
+        start, end = _chunk(text, at)
+        if start in done:
+            continue
+        done.add(start)
+        for m in TOKEN_RE.finditer(text, start, end):
+            term = term_of(m.group())
+            if term in wanted:
+                spans.append((m.start(), m.end(), term))
+    spans.sort()
+    return spans
 
 
-def highlight(text: str, terms: Collection[str], *, tags: tuple[str, str] = DEFAULT_TAGS) -> str:
-    """``text`` as escaped HTML with every word whose index term is in ``terms`` marked."""
-    return _render(text, [(s, e) for s, e, _ in _match_spans(text, terms)], tags)
+def highlight(
+    text: str, terms: Collection[str], *, tags: tuple[str, str] = DEFAULT_TAGS
+) -> Snippet:
+    """All of ``text`` with every word whose index term is in ``terms`` marked (for titles)."""
+    spans = [(s, e) for s, e, _ in _match_spans(text, terms)]
+    return Snippet(_render(text, spans, tags), text, tuple(spans))
 
 
 def _cut_left(text: str, pos: int, floor: int) -> int:

@@ -188,3 +188,12 @@ def test_index_from_another_schema_version_says_rebuild(tmp_path: Path) -> None:
     with pytest.raises(IndexVersionError) as err:
         open_index(tmp_path / "ix")
     assert "quicksearch index" in err.value.hint
+
+
+def test_custom_highlight_tags(built_index: Path) -> None:
+    from quicksearch import Settings
+
+    with open_index(built_index, settings=Settings(highlight_tags=("<b>", "</b>"))) as ix:
+        hit = ix.search("exocytosis").hits[0]
+    assert "<b>exocytosis</b>" in hit.title_html and "<mark>" not in hit.snippet
+    assert [hit.title[s:e] for s, e in hit.title_spans] == ["exocytosis"]
