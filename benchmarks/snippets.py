@@ -75,8 +75,10 @@ def main() -> int:
                 for problem in problems:
                     failures.setdefault(problem, []).append(f"{query!r} {hit.url}\n      {snippet}")
             # The snippet step alone, for a page of 10 hits, from the stored answers.
-            answers = [index._engine.searcher.stored_fields(n)["answer"]  # noqa: SLF001
-                       for n in _docnums(index, results)]
+            answers = [
+                index._engine.searcher.stored_fields(n)["answer"]
+                for n in _docnums(index, results)
+            ]
             started = time.perf_counter()
             for answer in answers:
                 make_snippet(answer, wanted)
@@ -90,8 +92,10 @@ def main() -> int:
         if name != "snippets":
             print(f"  {name:<20} {value:>5}  {value / total:7.1%}")
     cuts = statistics.quantiles(page_ms, n=100)
-    print(f"snippets for a page of 10 hits: p50 {cuts[49]:.2f} ms  p95 {cuts[94]:.2f} ms  "
-          f"max {max(page_ms):.2f} ms")
+    print(
+        f"snippets for a page of 10 hits: p50 {cuts[49]:.2f} ms  p95 {cuts[94]:.2f} ms  "
+        f"max {max(page_ms):.2f} ms"
+    )
     for problem, examples in failures.items():
         print(f"\n{problem}: {len(examples)}")
         for example in examples[: args.show]:
@@ -100,7 +104,7 @@ def main() -> int:
 
 
 def _docnums(index, results):  # type: ignore[no-untyped-def]
-    searcher = index._engine.searcher  # noqa: SLF001 - benchmark reads the engine directly
+    searcher = index._engine.searcher
     return [searcher.document_number(url=hit.url) for hit in results.hits]
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
-from whoosh import scoring, sorting
 from whoosh.searching import Searcher as WhooshSearcher
 
 from .cleaning import canonical_subject
@@ -19,15 +19,12 @@ from .config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
 from .errors import IndexVersionError, InvalidArgumentError, QuickSearchError
 from .models import Hit, IndexStats, SearchResults
 from .query import ParsedQuery, parse_query
+from .ranking import Clause, Ranker
 from .schema import TEXT_FIELDS, subject_key
 from .snippets import highlight, make_snippet
 from .storage import Generation, current_generation, directory_size, pointer_signature
 
 __all__ = ["Searcher", "open_index"]
-
-
-def _weighting(settings: Settings) -> scoring.WeightingModel:
-    return scoring.BM25F(B=settings.bm25_b, K1=settings.bm25_k1, question_B=settings.question_b)
 
 
 class _Engine:
@@ -47,7 +44,8 @@ class _Engine:
             raise IndexVersionError(
                 f"cannot open index generation {generation.name}: {exc}"
             ) from None
-        self.searcher: WhooshSearcher = self.index.searcher(weighting=_weighting(settings))
+        self.searcher: WhooshSearcher = self.index.searcher()
+        self.ranker = Ranker(self.searcher.reader(), settings)
 
     def close(self) -> None:
         self.searcher.close()
@@ -160,7 +158,7 @@ class Searcher:
         with self._lock:
             self.refresh()
             engine = self._require_engine()
-            rows, total, facets = self._run(engine.searcher, parsed, subjects, limit, page)
+            rows, total, facets = self._run(engine, parsed, subjects, limit, page)
         terms = parsed.highlight_terms
         hits = [self._hit(row, score, terms) for row, score in rows]
         return SearchResults(
@@ -169,68 +167,32 @@ class Searcher:
 
     def _run(
         self,
-        searcher: WhooshSearcher,
+        engine: _Engine,
         parsed: ParsedQuery,
         subjects: list[str],
         limit: int,
         page: int,
     ) -> tuple[list[tuple[dict[str, Any], float]], int, dict[str, int]]:
-        keys = dict.fromkeys(subject_key(s) for s in subjects)
-        filter_q = wq.And([wq.Term("subject_key", k) for k in keys]) if keys else None
-        total, facets, q = 0, {}, None
-        for conjunctive in (True, False):
-            q = self._engine_query(parsed, conjunctive)
-            if q is None:
-                return [], 0, {}
-            # An unscored pass gives the exact total and the subject counts of the whole set.
-            counted = searcher.search(
-                q,
-                limit=None,
-                scored=False,
-                filter=filter_q,
-                groupedby={"subject": sorting.FieldFacet("subject")},
-                maptype=sorting.Count,
-            )
-            total = len(counted)
-            if total:
-                facets = {
-                    k: v
-                    for k, v in sorted(
-                        counted.groups("subject").items(), key=lambda kv: (-kv[1], kv[0])
-                    )
-                    if k
-                }
-                break
-            if len(parsed.terms) + len(parsed.phrases) < 2:
-                break  # any-word matching cannot find more than all-words here
-        start = (page - 1) * limit
-        if total <= start or q is None:
-            return [], total, facets
-        results = searcher.search(q, limit=start + limit, filter=filter_q)
-        rows = [(dict(hit.fields()), hit.score) for hit in results[start : start + limit]]
-        return rows, total, facets
+        ranker = engine.ranker
+        clauses = [Clause(((t, 1.0),)) for t in parsed.terms]
+        clauses += [self._phrase_clause(engine, p) for p in parsed.phrases]
+        excluded = [Clause(((t, 1.0),)) for t in parsed.excluded_terms]
+        excluded += [self._phrase_clause(engine, p) for p in parsed.excluded_phrases]
+        keys = list(dict.fromkeys(subject_key(s) for s in subjects))
+        allowed = ranker.subject_mask(keys) if keys else None
+        ranked = ranker.rank(
+            clauses, excluded=excluded, allowed=allowed, start=(page - 1) * limit, count=limit
+        )
+        stored = engine.searcher.stored_fields
+        rows = [(stored(n), s) for n, s in zip(ranked.docnums, ranked.scores, strict=True)]
+        return rows, ranked.total, ranked.facets
 
-    def _engine_query(self, parsed: ParsedQuery, conjunctive: bool) -> wq.Query | None:
-        boosts = self.settings.field_boosts
-
-        def term(t: str) -> wq.Query:
-            return wq.Or([wq.Term(f, t, boost=boosts[f]) for f in TEXT_FIELDS])
-
-        def phrase(words: tuple[str, ...]) -> wq.Query:
-            return wq.Or([wq.Phrase(f, list(words), boost=boosts[f]) for f in TEXT_FIELDS])
-
-        clauses = [term(t) for t in parsed.terms] + [phrase(p) for p in parsed.phrases]
-        if clauses:
-            q: wq.Query = wq.And(clauses) if conjunctive else wq.Or(clauses)
-        elif parsed.subjects:
-            q = wq.Every()
-        else:
-            return None
-        excluded = [term(t) for t in parsed.excluded_terms]
-        excluded += [phrase(p) for p in parsed.excluded_phrases]
-        if excluded:
-            q = wq.AndNot(q, wq.Or(excluded))
-        return q
+    @staticmethod
+    def _phrase_clause(engine: _Engine, words: tuple[str, ...]) -> Clause:
+        # Positions are checked by the engine, only for documents that have all the words.
+        query = wq.Or([wq.Phrase(f, list(words)) for f in TEXT_FIELDS])
+        docs = np.fromiter(engine.searcher.docs_for_query(query), dtype=np.int64)
+        return Clause(tuple((w, 1.0) for w in words), docs=docs, phrase=True)
 
     def _hit(self, row: dict[str, Any], score: float, terms: frozenset[str]) -> Hit:
         question = row.get("question", "")
@@ -264,14 +226,7 @@ class Searcher:
         with self._lock:
             self.refresh()
             engine = self._require_engine()
-            every = engine.searcher.search(
-                wq.Every(),
-                limit=None,
-                scored=False,
-                groupedby={"subject": sorting.FieldFacet("subject")},
-                maptype=sorting.Count,
-            )
-            subjects = dict(every.groups("subject"))
+            subjects = engine.ranker.rank([]).facets
             documents = engine.searcher.doc_count()
             generation = engine.generation
         return IndexStats(
@@ -281,7 +236,7 @@ class Searcher:
             schema_version=int(generation.manifest.get("schema_version", 0)),
             generation=generation.name,
             index_dir=str(self.index_dir),
-            subjects=dict(sorted(subjects.items(), key=lambda kv: (-kv[1], kv[0]))),
+            subjects=subjects,
         )
 
 

@@ -1,0 +1,240 @@
+"""BM25F ranking over the index's postings, vectorised with numpy.
+
+Whoosh stores the postings; evaluating big OR queries through its pure-Python matcher trees costs
+seconds. Here each query term's postings are read block-wise (and cached), scored for all
+documents at once, and combined with numpy: totals and subject facets are exact counts over
+masks, and "all words, else any words" is a per-document count of matched query words.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+from whoosh.reading import IndexReader
+from whoosh.util.numeric import byte_to_length
+
+from .config import Settings
+from .schema import TEXT_FIELDS
+
+__all__ = ["Clause", "Ranked", "Ranker"]
+
+_LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
+# Cached postings, counted in postings (8 bytes each): ~64 MB at most.
+_CACHE_POSTINGS = 8_000_000
+# In any-word mode, queries of up to this many words rank by matched words first.
+_STRICT_COVERAGE_UP_TO = 4
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One query word: any of its ``variants`` may match (a word counts once, by its best
+    form), each weighted (below 1 for corrected or completed forms). A phrase is a clause whose
+    words all score (``phrase=True``) and which matches only in ``docs``, the documents where
+    the words stand together."""
+
+    variants: tuple[tuple[str, float], ...]
+    docs: np.ndarray | None = None
+    phrase: bool = False
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Document numbers of one page, their scores, the exact total and subject counts."""
+
+    docnums: list[int]
+    scores: list[float]
+    total: int
+    facets: dict[str, int]
+    conjunctive: bool
+
+
+class Ranker:
+    """Scores queries against one open index generation (not thread-safe: callers lock)."""
+
+    def __init__(self, reader: IndexReader, settings: Settings) -> None:
+        self._reader = reader
+        self.settings = settings
+        self.size = reader.doc_count_all()
+        self._live = np.ones(self.size, dtype=bool)
+        self._lengths: dict[str, np.ndarray] = {}
+        for field in TEXT_FIELDS:
+            self._lengths[field] = np.zeros(self.size, dtype=np.float32)
+        for leaf, offset in reader.leaf_readers():
+            count = leaf.doc_count_all()
+            if leaf.has_deletions():
+                deleted = [d for d in range(count) if leaf.is_deleted(d)]
+                self._live[[offset + d for d in deleted]] = False
+            perdoc = leaf._perdoc
+            for field in TEXT_FIELDS:
+                column = perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
+                if column is not None:
+                    raw = np.fromiter((column[i] for i in range(count)), np.uint8, count)
+                    self._lengths[field][offset : offset + count] = _LENGTH_OF_BYTE[raw]
+        live_count = max(1, int(self._live.sum()))
+        self.documents = int(self._live.sum())
+        self._avg = {f: max(1.0, reader.field_length(f) / live_count) for f in TEXT_FIELDS}
+        subjects = list(reader.column_reader("subject")) if reader.has_column("subject") else []
+        names, codes = np.unique(
+            np.array(subjects or [""] * self.size, dtype=object), return_inverse=True
+        )
+        self._subject_names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+        self._subject_codes = codes.astype(np.int32)
+        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cached = 0
+        self._cache_lock = threading.Lock()
+
+    # -- postings ----------------------------------------------------------------------------
+
+    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Global document numbers and term frequencies of ``term`` in ``field``."""
+        key = (field, term)
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        ids: list[int] = []
+        weights: list[float] = []
+        for leaf, offset in self._reader.leaf_readers():
+            if (field, term) not in leaf:
+                continue
+            matcher = leaf.postings(field, term)
+            while not hasattr(matcher, "_read_ids") and hasattr(matcher, "child"):
+                matcher = matcher.child  # skip the deleted-docs filter: _live masks those
+            while matcher.is_active():
+                # Whole blocks at a time: the per-posting matcher API is far slower.
+                matcher._read_ids()
+                matcher._read_weights()
+                block_ids = matcher._ids
+                ids.extend(block_ids if not offset else [offset + i for i in block_ids])
+                block_weights = matcher._weights
+                weights.extend(
+                    block_weights if block_weights is not None else [1.0] * len(block_ids)
+                )
+                matcher._next_block()
+        result = (np.array(ids, dtype=np.int32), np.array(weights, dtype=np.float32))
+        with self._cache_lock:
+            self._cache[key] = result
+            self._cached += len(ids)
+            while self._cached > _CACHE_POSTINGS and len(self._cache) > 1:
+                _, (old_ids, _) = self._cache.popitem(last=False)
+                self._cached -= len(old_ids)
+        return result
+
+    def doc_frequency(self, term: str) -> int:
+        """Documents containing ``term`` in any text field (an upper bound: the largest field)."""
+        return max(self._reader.doc_frequency(f, term) for f in TEXT_FIELDS)
+
+    def _idf(self, df: int) -> float:
+        n = self.documents
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def term_scores(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """BM25F score of ``term`` for every document, and where it occurs at all."""
+        s = self.settings
+        scores = np.zeros(self.size, dtype=np.float32)
+        present = np.zeros(self.size, dtype=bool)
+        for field in TEXT_FIELDS:
+            ids, tf = self.postings(field, term)
+            if not len(ids):
+                continue
+            b = s.question_b if field == "question" else s.bm25_b
+            norm = s.bm25_k1 * (1.0 - b + b * self._lengths[field][ids] / self._avg[field])
+            idf = self._idf(len(ids))
+            scores[ids] += s.field_boosts[field] * idf * tf * (s.bm25_k1 + 1.0) / (tf + norm)
+            present[ids] = True
+        return scores, present
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def rank(
+        self,
+        clauses: Sequence[Clause],
+        *,
+        excluded: Sequence[Clause] = (),
+        allowed: np.ndarray | None = None,
+        start: int = 0,
+        count: int = 10,
+    ) -> Ranked:
+        """Rank documents for ``clauses``: those matching all of them if any do, else those
+        matching any, more matched clauses first among equals. ``allowed`` is a filter mask."""
+        mask = self._live if allowed is None else self._live & allowed
+        for clause in excluded:
+            _, present = self._clause_scores(clause)
+            mask = mask & ~present
+        total_scores = np.zeros(self.size, dtype=np.float32)
+        coverage = np.zeros(self.size, dtype=np.int16)
+        for clause in clauses:
+            scores, present = self._clause_scores(clause)
+            total_scores += scores
+            coverage += present
+        conjunctive = True
+        if not clauses:  # a filter alone (subject:physics): every allowed document, index order
+            candidates = mask
+        else:
+            candidates = mask & (coverage == len(clauses))
+            if not candidates.any() and len(clauses) > 1:
+                candidates = mask & (coverage > 0)
+                conjunctive = False
+        docs = np.flatnonzero(candidates)
+        total = len(docs)
+        facets = self._facets(docs)
+        if total == 0 or start >= total:
+            return Ranked([], [], total, facets, conjunctive)
+        key = total_scores[docs].astype(np.float64)
+        if not conjunctive:
+            matched = coverage[docs].astype(np.float64)
+            if len(clauses) <= _STRICT_COVERAGE_UP_TO:
+                key += matched * 1e6  # short queries: more matched words always first
+            else:
+                key *= matched / len(clauses)  # long questions: a softer coordination factor
+        wanted = min(total, start + count)
+        if wanted < total:
+            top = np.argpartition(-key, wanted - 1)[:wanted]
+            top = top[np.lexsort((docs[top], -key[top]))]
+        else:
+            top = np.lexsort((docs, -key))
+        page = top[start:wanted]
+        return Ranked(
+            docs[page].tolist(), total_scores[docs[page]].tolist(), total, facets, conjunctive
+        )
+
+    def _clause_scores(self, clause: Clause) -> tuple[np.ndarray, np.ndarray]:
+        best = np.zeros(self.size, dtype=np.float32)
+        present = np.zeros(self.size, dtype=bool)
+        for term, weight in clause.variants:
+            scores, where = self.term_scores(term)
+            if weight != 1.0:
+                scores = scores * weight
+            if clause.phrase:
+                best += scores
+            else:
+                np.maximum(best, scores, out=best)  # a word counts once, by its best form
+            present |= where
+        if clause.docs is not None:
+            keep = np.zeros(self.size, dtype=bool)
+            keep[clause.docs] = True
+            present &= keep
+            best = np.where(keep, best, 0.0).astype(np.float32)
+        return best, present
+
+    def _facets(self, docs: np.ndarray) -> dict[str, int]:
+        if not len(docs):
+            return {}
+        counts = np.bincount(self._subject_codes[docs], minlength=len(self._subject_names))
+        pairs = [(self._subject_names[i], int(c)) for i, c in enumerate(counts) if c]
+        return dict(sorted(((k, v) for k, v in pairs if k), key=lambda kv: (-kv[1], kv[0])))
+
+    def subject_mask(self, subject_keys: Sequence[str]) -> np.ndarray:
+        """Documents whose subject's filter key is every one of ``subject_keys``."""
+        from .schema import subject_key
+
+        keys = [subject_key(name) for name in self._subject_names]
+        allowed_codes = [i for i, k in enumerate(keys) if all(k == want for want in subject_keys)]
+        return np.isin(self._subject_codes, allowed_codes)
