@@ -32,6 +32,7 @@ from .errors import (
     RebuildRefusedError,
 )
 from .models import BuildReport, Document, SkippedFile
+from .ranking import VOCABULARY_FILE, save_vocabulary
 from .schema import KEYWORD_SEPARATOR, make_schema, subject_key
 from .sources import (
     OK,
@@ -291,6 +292,8 @@ def _write_full(
         raise
     ticker.finish()
     writer.commit()
+    with ix.reader() as reader:
+        save_vocabulary(reader, path)
     ix.close()
     return len(seen_urls), SourceTable(kind, records), extra_skipped
 
@@ -466,6 +469,8 @@ def _apply_update(
                 raise
             writer.commit()
             documents = ix.doc_count()
+            with ix.reader() as reader:
+                save_vocabulary(reader, tmp_dir)
             ix.close()
             plan.table.save(tmp_dir)
             name = publish(root, tmp_dir, _manifest(documents, "update", plan.table)).name
@@ -497,7 +502,7 @@ def _link_generation(src: Path, dst: Path) -> None:
     for entry in src.iterdir():
         if (
             not entry.is_file()
-            or entry.name in (MANIFEST, SOURCES_FILE)
+            or entry.name in (MANIFEST, SOURCES_FILE, VOCABULARY_FILE)
             or entry.name.endswith("LOCK")
         ):
             continue

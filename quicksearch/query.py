@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .analysis import terms as analyze_terms
+from .analysis import analyze, stem
 from .cleaning import canonical_subject
 
 __all__ = ["ParsedQuery", "parse_query"]
@@ -30,6 +30,10 @@ class ParsedQuery:
 
     text: str
     terms: tuple[str, ...] = ()
+    #: The typed word of each term, normalised but not stemmed (for typo and prefix matching).
+    words: tuple[str, ...] = ()
+    #: The last word, when the query ends in it: it may be unfinished (search-as-you-type).
+    prefix: str | None = None
     phrases: tuple[tuple[str, ...], ...] = ()
     excluded_terms: tuple[str, ...] = ()
     excluded_phrases: tuple[tuple[str, ...], ...] = ()
@@ -46,22 +50,20 @@ class ParsedQuery:
         return frozenset(self.terms) | {t for p in self.phrases for t in p}
 
 
-def _dedupe(items: list) -> tuple:  # type: ignore[type-arg]
-    return tuple(dict.fromkeys(items))
-
-
 def parse_query(text: str, *, max_chars: int = 1_000, max_terms: int = 32) -> ParsedQuery:
     """Parse ``text``; input past ``max_chars`` or ``max_terms`` terms is cut, not refused."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     text = text[:max_chars]
-    terms: list[str] = []
+    terms: dict[str, str] = {}  # term -> typed word, in query order
     phrases: list[tuple[str, ...]] = []
     ex_terms: list[str] = []
     ex_phrases: list[tuple[str, ...]] = []
     subjects: list[str] = []
+    prefix = None
 
     for m in _CLAUSE.finditer(text):
+        prefix = None
         negated = bool(m.group("neg"))
         if m.group("field"):
             value = m.group("fquoted") if m.group("fquoted") is not None else m.group("fword")
@@ -69,25 +71,30 @@ def parse_query(text: str, *, max_chars: int = 1_000, max_terms: int = 32) -> Pa
             if subject and not negated:
                 subjects.append(subject)
             continue
-        chunk = m.group("phrase") if m.group("phrase") is not None else m.group("word")
-        words = analyze_terms(chunk or "")
-        if not words:
+        quoted = m.group("phrase") is not None
+        tokens = list(analyze(m.group("phrase") if quoted else m.group("word"), stemming=False))
+        if not tokens:
             continue
+        words = [stem(t.term) for t in tokens]
         if negated:
             (ex_terms.extend(words) if len(words) == 1 else ex_phrases.append(tuple(words)))
         elif len(words) == 1:
-            terms.append(words[0])
+            terms.setdefault(words[0], tokens[0].term)
+            if not quoted and m.end() == len(text):
+                prefix = tokens[0].term
         else:
             # A quoted phrase, or one word the analyser splits (x-ray, covid-19): keep it whole.
             phrases.append(tuple(words[:max_terms]))
 
-    terms_t = _dedupe(terms)[:max_terms]
-    phrases_t = _dedupe(phrases)[: max(0, max_terms - len(terms_t)) or 0]
+    kept = list(terms.items())[:max_terms]
+    phrases_t = tuple(dict.fromkeys(phrases))[: max(0, max_terms - len(kept))]
     return ParsedQuery(
         text=text,
-        terms=terms_t,
+        terms=tuple(t for t, _ in kept),
+        words=tuple(w for _, w in kept),
+        prefix=prefix if prefix in dict(kept).values() else None,
         phrases=phrases_t,
-        excluded_terms=_dedupe(ex_terms)[:max_terms],
-        excluded_phrases=_dedupe(ex_phrases)[:max_terms],
-        subjects=_dedupe(subjects)[:4],
+        excluded_terms=tuple(dict.fromkeys(ex_terms))[:max_terms],
+        excluded_phrases=tuple(dict.fromkeys(ex_phrases))[:max_terms],
+        subjects=tuple(dict.fromkeys(subjects))[:4],
     )

@@ -8,11 +8,13 @@ masks, and "all words, else any words" is a per-document count of matched query 
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
@@ -22,7 +24,9 @@ from whoosh.util.numeric import byte_to_length
 from .config import Settings
 from .schema import TEXT_FIELDS
 
-__all__ = ["Clause", "Ranked", "Ranker"]
+__all__ = ["VOCABULARY_FILE", "Clause", "Ranked", "Ranker", "load_vocabulary", "read_vocabulary"]
+
+VOCABULARY_FILE = "vocabulary.json"
 
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
 # Cached postings, counted in postings (8 bytes each): ~64 MB at most.
@@ -238,3 +242,34 @@ class Ranker:
         keys = [subject_key(name) for name in self._subject_names]
         allowed_codes = [i for i, k in enumerate(keys) if all(k == want for want in subject_keys)]
         return np.isin(self._subject_codes, allowed_codes)
+
+
+def read_vocabulary(reader: IndexReader) -> dict[str, int]:
+    """Every term of the text fields with its largest per-field document frequency."""
+    frequencies: dict[str, int] = {}
+    for field in TEXT_FIELDS:
+        if field not in reader.schema:
+            continue
+        for raw, info in reader.iter_field(field):
+            term = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            df = info.doc_frequency()
+            if df > frequencies.get(term, 0):
+                frequencies[term] = df
+    return frequencies
+
+
+def save_vocabulary(reader: IndexReader, generation_dir: Path) -> None:
+    """Store the vocabulary beside the index, so searchers load it in milliseconds."""
+    from .storage import write_json_atomic
+
+    write_json_atomic(generation_dir / VOCABULARY_FILE, read_vocabulary(reader), indent=None)
+
+
+def load_vocabulary(reader: IndexReader, generation_dir: Path) -> dict[str, int]:
+    try:
+        data = json.loads((generation_dir / VOCABULARY_FILE).read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            return data
+    except (OSError, ValueError):
+        pass
+    return read_vocabulary(reader)  # an index from before the sidecar existed

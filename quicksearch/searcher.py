@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -17,9 +18,10 @@ from whoosh.searching import Searcher as WhooshSearcher
 from .cleaning import canonical_subject
 from .config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
 from .errors import IndexVersionError, InvalidArgumentError, QuickSearchError
+from .expansion import Expansion, Vocabulary, expand_word
 from .models import Hit, IndexStats, SearchResults
 from .query import ParsedQuery, parse_query
-from .ranking import Clause, Ranker
+from .ranking import Clause, Ranker, load_vocabulary
 from .schema import TEXT_FIELDS, subject_key
 from .snippets import highlight, make_snippet
 from .storage import Generation, current_generation, directory_size, pointer_signature
@@ -46,6 +48,15 @@ class _Engine:
             ) from None
         self.searcher: WhooshSearcher = self.index.searcher()
         self.ranker = Ranker(self.searcher.reader(), settings)
+        self._vocabulary: Vocabulary | None = None
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        if self._vocabulary is None:
+            self._vocabulary = Vocabulary(
+                load_vocabulary(self.searcher.reader(), self.generation.path)
+            )
+        return self._vocabulary
 
     def close(self) -> None:
         self.searcher.close()
@@ -158,23 +169,34 @@ class Searcher:
         with self._lock:
             self.refresh()
             engine = self._require_engine()
-            rows, total, facets = self._run(engine, parsed, subjects, limit, page)
-        terms = parsed.highlight_terms
+            expansions = [
+                expand_word(t, w, engine.vocabulary, is_prefix=w == parsed.prefix)
+                for t, w in zip(parsed.terms, parsed.words, strict=True)
+            ]
+            rows, total, facets = self._run(engine, parsed, expansions, subjects, limit, page)
+        terms = parsed.highlight_terms | {t for e in expansions for t, _ in e.variants}
         hits = [self._hit(row, score, terms) for row, score in rows]
         return SearchResults(
-            query=parsed.text, hits=hits, total=total, page=page, limit=limit, facets=facets
+            query=parsed.text,
+            hits=hits,
+            total=total,
+            page=page,
+            limit=limit,
+            facets=facets,
+            suggestion=_suggestion(parsed, expansions, rows) if total else None,
         )
 
     def _run(
         self,
         engine: _Engine,
         parsed: ParsedQuery,
+        expansions: list[Expansion],
         subjects: list[str],
         limit: int,
         page: int,
     ) -> tuple[list[tuple[dict[str, Any], float]], int, dict[str, int]]:
         ranker = engine.ranker
-        clauses = [Clause(((t, 1.0),)) for t in parsed.terms]
+        clauses = [Clause(e.variants) for e in expansions]
         clauses += [self._phrase_clause(engine, p) for p in parsed.phrases]
         excluded = [Clause(((t, 1.0),)) for t in parsed.excluded_terms]
         excluded += [self._phrase_clause(engine, p) for p in parsed.excluded_phrases]
@@ -238,6 +260,31 @@ class Searcher:
             index_dir=str(self.index_dir),
             subjects=subjects,
         )
+
+
+def _suggestion(
+    parsed: ParsedQuery, expansions: list[Expansion], rows: list[tuple[dict[str, Any], float]]
+) -> str | None:
+    """The query with each unknown word replaced by its correction, spelled as in the results."""
+    text, changed = parsed.text, False
+    for word, expansion in zip(parsed.words, expansions, strict=True):
+        if expansion.correction is None or (word == parsed.prefix and len(expansions) == 1):
+            continue
+        spelling = _spelling(expansion.correction, rows)
+        if spelling and spelling != word:
+            text = re.sub(rf"(?i)(?<!\w){re.escape(word)}(?!\w)", spelling, text, count=1)
+            changed = True
+    return text.strip() if changed else None
+
+
+def _spelling(term: str, rows: list[tuple[dict[str, Any], float]]) -> str | None:
+    """How the top results write the word whose index term is ``term``."""
+    for row, _ in rows[:3]:
+        for field in ("question", "answer"):
+            text = row.get(field, "")
+            for start, end in highlight(text, {term}).spans[:1]:
+                return text[start:end].lower()
+    return None
 
 
 def open_index(
