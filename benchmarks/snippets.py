@@ -76,8 +76,7 @@ def main() -> int:
                     failures.setdefault(problem, []).append(f"{query!r} {hit.url}\n      {snippet}")
             # The snippet step alone, for a page of 10 hits, from the stored answers.
             answers = [
-                index._engine.searcher.stored_fields(n)["answer"]
-                for n in _docnums(index, results)
+                index._engine.searcher.stored_fields(n)["answer"] for n in _docnums(index, results)
             ]
             started = time.perf_counter()
             for answer in answers:

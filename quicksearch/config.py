@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 #: Bumped whenever the on-disk schema or analysis changes; an index with another version
 #: must be rebuilt (``open_index`` says so instead of returning wrong results).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,10 @@ class Settings:
     question_boost: float = 3.0
     keywords_boost: float = 2.0
     answer_boost: float = 1.0
+    #: Bonuses for a query word written exactly as in the question, and for two query words
+    #: standing next to each other in it (relative to the question's own weight).
+    exact_boost: float = 1.0
+    pairs_boost: float = 0.5
     #: BM25 parameters; ``question_b`` is lower because questions are short and similar in length.
     bm25_k1: float = 1.2
     bm25_b: float = 0.75

@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from .analysis import stem
+
 __all__ = ["Expansion", "Vocabulary", "expand_word"]
 
-#: A word at most this frequent may be a typo when a neighbour is far more frequent.
-RARE_DF = 3
-#: ...where "far more" means at least this many times as frequent (and at least MIN_NEIGHBOUR_DF).
-NEIGHBOUR_RATIO = 10
-MIN_NEIGHBOUR_DF = 3
+#: An unknown word may be a typo of any neighbour in the index; a known word at most this
+#: frequent, of a neighbour NEIGHBOUR_RATIO times as frequent.
+RARE_DF = 20
+NEIGHBOUR_RATIO = 20
 MAX_CORRECTIONS = 4
 MAX_COMPLETIONS = 40
 MIN_PREFIX_LETTERS = 3
@@ -35,80 +35,83 @@ COMPLETION_WEIGHT = 0.9
 
 
 class Vocabulary:
-    """The index terms and their document frequencies, searchable by prefix and by spelling."""
+    """The index terms (stems, with document frequencies) and the words as written in the
+    pages (with counts): searchable by prefix and by spelling."""
 
-    def __init__(self, frequencies: dict[str, int]) -> None:
-        self.df = frequencies
-        self.terms = sorted(frequencies)
+    def __init__(self, terms: dict[str, int], words: dict[str, int] | None = None) -> None:
+        self.df = terms
+        # Without recorded words (an older index), the stems stand in for them.
+        self.words = words or terms
+        self._sorted_words = sorted(self.words)
         self._by_length: dict[int, list[str]] = {}
-        for term in self.terms:
-            self._by_length.setdefault(len(term), []).append(term)
+        for word in self._sorted_words:
+            self._by_length.setdefault(len(word), []).append(word)
 
     def __len__(self) -> int:
-        return len(self.terms)
+        return len(self.df)
 
     def completions(self, prefix: str, limit: int = MAX_COMPLETIONS) -> list[str]:
-        """The ``limit`` most frequent terms that start with ``prefix``."""
-        lo = bisect.bisect_left(self.terms, prefix)
-        hi = bisect.bisect_left(self.terms, prefix + "\U0010ffff")
-        return heapq.nlargest(limit, self.terms[lo:hi], key=self.df.__getitem__)
+        """The ``limit`` most frequent words that start with ``prefix``."""
+        lo = bisect.bisect_left(self._sorted_words, prefix)
+        hi = bisect.bisect_left(self._sorted_words, prefix + "\U0010ffff")
+        return heapq.nlargest(limit, self._sorted_words[lo:hi], key=self.words.__getitem__)
 
-    def neighbours(self, term: str, max_distance: int) -> list[tuple[str, int]]:
-        """Terms within ``max_distance`` edits of ``term`` (adjacent swaps count as one)."""
+    def neighbours(self, word: str, max_distance: int) -> list[tuple[str, int]]:
+        """Words within ``max_distance`` edits of ``word`` (adjacent swaps count as one)."""
         choices: list[str] = []
-        for length in range(len(term) - max_distance, len(term) + max_distance + 1):
+        for length in range(len(word) - max_distance, len(word) + max_distance + 1):
             choices.extend(self._by_length.get(length, ()))
         found = process.extract(
-            term, choices, scorer=OSA.distance, score_cutoff=max_distance, limit=None
+            word, choices, scorer=OSA.distance, score_cutoff=max_distance, limit=None
         )
-        return [(choice, int(distance)) for choice, distance, _ in found if choice != term]
+        return [(choice, int(distance)) for choice, distance, _ in found if choice != word]
 
 
 @dataclass(frozen=True)
 class Expansion:
-    """The index terms one typed word stands for, with weights, and the best correction."""
+    """The index terms one typed word stands for, with weights, and its best correction
+    (a word as written in the pages), if it looked like a typo."""
 
     variants: tuple[tuple[str, float], ...]
-    correction: str | None = None  # the term that replaces an unknown or rare word
+    correction: str | None = None
 
 
 def _typo_distance(word: str) -> int:
     if len(word) >= 9:
         return 2
-    return 1 if len(word) >= 5 else 0
+    return 1 if len(word) >= 4 else 0
 
 
 def expand_word(
     term: str, word: str, vocabulary: Vocabulary, *, is_prefix: bool = False
 ) -> Expansion:
-    """Variants of one query word: itself, typo corrections when it is unknown or rare, and
-    completions when it may be unfinished. ``term`` is its stem, ``word`` as typed (normalised)."""
+    """Variants of one query word: itself, typo corrections when it is unknown or much rarer
+    than a close neighbour, and completions when it may be unfinished. ``term`` is its stem,
+    ``word`` as typed (normalised)."""
     variants: dict[str, float] = {term: 1.0}
     df = vocabulary.df.get(term, 0)
+    completions = (
+        vocabulary.completions(word) if is_prefix and len(word) >= MIN_PREFIX_LETTERS else []
+    )
     correction = None
     distance = _typo_distance(word)
-    if distance and df <= RARE_DF and not (is_prefix and vocabulary.completions(word, 1)):
-        floor = max(MIN_NEIGHBOUR_DF, NEIGHBOUR_RATIO * (df + 1) if df else MIN_NEIGHBOUR_DF)
-        close = [
-            (t, d) for t, d in vocabulary.neighbours(term, distance) if vocabulary.df[t] >= floor
-        ]
-        close.sort(key=lambda td: (td[1], -vocabulary.df[td[0]]))
-        for neighbour, d in close[:MAX_CORRECTIONS]:
-            variants.setdefault(neighbour, CORRECTION_WEIGHT[d])
+    if distance and df <= RARE_DF and not any(c != word for c in completions):
+        floor = max(1, NEIGHBOUR_RATIO * df)
+        close = []
+        for neighbour, d in vocabulary.neighbours(word, distance):
+            stem_df = vocabulary.df.get(stem(neighbour), 0)
+            if stem_df >= floor:
+                close.append((d, -stem_df, neighbour))
+        close.sort()
+        for d, _, neighbour in close[:MAX_CORRECTIONS]:
+            variants.setdefault(stem(neighbour), CORRECTION_WEIGHT[d])
         if close:
-            correction = close[0][0]
+            correction = close[0][2]
+    for completion in completions:
+        variants.setdefault(stem(completion), COMPLETION_WEIGHT)
     if is_prefix and len(word) >= MIN_PREFIX_LETTERS:
-        for completion in _completions(word, term, vocabulary):
-            variants.setdefault(completion, COMPLETION_WEIGHT)
+        # Typed past the end of a stem ("regulat" for "regul"): that stem too.
+        for cut in range(1, 4):
+            if len(word) - cut >= MIN_PREFIX_LETTERS and word[:-cut] in vocabulary.df:
+                variants.setdefault(word[:-cut], COMPLETION_WEIGHT)
     return Expansion(tuple(variants.items()), correction)
-
-
-def _completions(word: str, term: str, vocabulary: Vocabulary) -> Iterable[str]:
-    yield from vocabulary.completions(word)
-    if term != word:
-        yield from vocabulary.completions(term, MAX_COMPLETIONS // 4)
-    # Typed past the end of a stem ("regulat" for "regul"): the stem and its family.
-    for cut in range(1, 4):
-        stem = word[:-cut]
-        if len(stem) >= MIN_PREFIX_LETTERS and stem in vocabulary.df:
-            yield stem

@@ -32,8 +32,8 @@ from .errors import (
     RebuildRefusedError,
 )
 from .models import BuildReport, Document, SkippedFile
-from .ranking import VOCABULARY_FILE, save_vocabulary
-from .schema import KEYWORD_SEPARATOR, make_schema, subject_key
+from .ranking import VOCABULARY_FILE, load_vocabulary, save_vocabulary
+from .schema import KEYWORD_SEPARATOR, counting_words, make_schema, subject_key
 from .sources import (
     OK,
     SOURCES_FILE,
@@ -130,6 +130,8 @@ def _engine_fields(doc: Document) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "url": doc.url,
         "question": doc.question,
+        "question_exact": doc.question,
+        "question_pairs": doc.question,
         "keywords": KEYWORD_SEPARATOR.join(doc.keywords),
         "answer": doc.answer,
         "subject": doc.subject,
@@ -273,6 +275,17 @@ def _write_full(
 ) -> tuple[int, SourceTable, list[SkippedFile]]:
     ix = whoosh_index.create_in(str(path), make_schema())
     writer = ix.writer(limitmb=_WRITER_MB)
+    with counting_words() as words:
+        result = _add_all(writer, items, kind, ticker)
+    with ix.reader() as reader:
+        save_vocabulary(reader, dict(words), path)
+    ix.close()
+    return result
+
+
+def _add_all(
+    writer: Any, items: Iterable[tuple[SourceRecord, Document | None]], kind: str, ticker: _Ticker
+) -> tuple[int, SourceTable, list[SkippedFile]]:
     records: dict[str, SourceRecord] = {}
     extra_skipped: list[SkippedFile] = []
     seen_urls: set[str] = set()
@@ -292,9 +305,6 @@ def _write_full(
         raise
     ticker.finish()
     writer.commit()
-    with ix.reader() as reader:
-        save_vocabulary(reader, path)
-    ix.close()
     return len(seen_urls), SourceTable(kind, records), extra_skipped
 
 
@@ -459,18 +469,25 @@ def _apply_update(
             _link_generation(generation.path, tmp_dir)
             ix = whoosh_index.open_dir(str(tmp_dir))
             writer = ix.writer(limitmb=_WRITER_MB)
+            # Words of new pages are added to the old counts (removed pages are not subtracted:
+            # the counts only rank spelling suggestions and completions).
+            with ix.reader() as reader:
+                _, words = load_vocabulary(reader, generation.path)
             try:
-                for url in deletes:
-                    writer.delete_by_term("url", url)
-                for doc in writes:
-                    writer.update_document(**_engine_fields(doc))
+                with counting_words() as new_words:
+                    for url in deletes:
+                        writer.delete_by_term("url", url)
+                    for doc in writes:
+                        writer.update_document(**_engine_fields(doc))
             except BaseException:
                 writer.cancel()
                 raise
             writer.commit()
+            for word, count in new_words.items():
+                words[word] = words.get(word, 0) + count
             documents = ix.doc_count()
             with ix.reader() as reader:
-                save_vocabulary(reader, tmp_dir)
+                save_vocabulary(reader, words, tmp_dir)
             ix.close()
             plan.table.save(tmp_dir)
             name = publish(root, tmp_dir, _manifest(documents, "update", plan.table)).name

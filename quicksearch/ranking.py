@@ -8,6 +8,7 @@ masks, and "all words, else any words" is a per-document count of matched query 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -22,7 +23,7 @@ from whoosh.reading import IndexReader
 from whoosh.util.numeric import byte_to_length
 
 from .config import Settings
-from .schema import TEXT_FIELDS
+from .schema import EXACT_FIELD, PAIRS_FIELD, TEXT_FIELDS, pair_term
 
 __all__ = ["VOCABULARY_FILE", "Clause", "Ranked", "Ranker", "load_vocabulary", "read_vocabulary"]
 
@@ -45,6 +46,8 @@ class Clause:
     variants: tuple[tuple[str, float], ...]
     docs: np.ndarray | None = None
     phrase: bool = False
+    #: The word as typed (normalised), for the exact-form bonus.
+    word: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,8 @@ class Ranker:
         self.size = reader.doc_count_all()
         self._live = np.ones(self.size, dtype=bool)
         self._lengths: dict[str, np.ndarray] = {}
-        for field in TEXT_FIELDS:
+        fields = [f for f in (*TEXT_FIELDS, EXACT_FIELD, PAIRS_FIELD) if f in reader.schema]
+        for field in fields:
             self._lengths[field] = np.zeros(self.size, dtype=np.float32)
         for leaf, offset in reader.leaf_readers():
             count = leaf.doc_count_all()
@@ -75,14 +79,14 @@ class Ranker:
                 deleted = [d for d in range(count) if leaf.is_deleted(d)]
                 self._live[[offset + d for d in deleted]] = False
             perdoc = leaf._perdoc
-            for field in TEXT_FIELDS:
+            for field in fields:
                 column = perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
                 if column is not None:
                     raw = np.fromiter((column[i] for i in range(count)), np.uint8, count)
                     self._lengths[field][offset : offset + count] = _LENGTH_OF_BYTE[raw]
         live_count = max(1, int(self._live.sum()))
         self.documents = int(self._live.sum())
-        self._avg = {f: max(1.0, reader.field_length(f) / live_count) for f in TEXT_FIELDS}
+        self._avg = {f: max(1.0, reader.field_length(f) / live_count) for f in fields}
         subjects = list(reader.column_reader("subject")) if reader.has_column("subject") else []
         names, codes = np.unique(
             np.array(subjects or [""] * self.size, dtype=object), return_inverse=True
@@ -139,21 +143,44 @@ class Ranker:
         n = self.documents
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
-    def term_scores(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+    def term_scores(
+        self, term: str, fields: Sequence[str] = TEXT_FIELDS
+    ) -> tuple[np.ndarray, np.ndarray]:
         """BM25F score of ``term`` for every document, and where it occurs at all."""
         s = self.settings
+        boosts = {
+            **s.field_boosts,
+            EXACT_FIELD: s.question_boost * s.exact_boost,
+            PAIRS_FIELD: s.question_boost * s.pairs_boost,
+        }
         scores = np.zeros(self.size, dtype=np.float32)
         present = np.zeros(self.size, dtype=bool)
-        for field in TEXT_FIELDS:
+        for field in fields:
+            if field not in self._lengths:
+                continue
             ids, tf = self.postings(field, term)
             if not len(ids):
                 continue
-            b = s.question_b if field == "question" else s.bm25_b
+            b = s.bm25_b if field in ("keywords", "answer") else s.question_b
             norm = s.bm25_k1 * (1.0 - b + b * self._lengths[field][ids] / self._avg[field])
             idf = self._idf(len(ids))
-            scores[ids] += s.field_boosts[field] * idf * tf * (s.bm25_k1 + 1.0) / (tf + norm)
+            scores[ids] += boosts[field] * idf * tf * (s.bm25_k1 + 1.0) / (tf + norm)
             present[ids] = True
         return scores, present
+
+    def _bonus(self, clauses: Sequence[Clause]) -> np.ndarray:
+        """Extra score for query words written exactly as in a question, and for neighbouring
+        query words that stand together in it."""
+        bonus = np.zeros(self.size, dtype=np.float32)
+        words = [c for c in clauses if not c.phrase]
+        for clause in words:
+            if clause.word:
+                bonus += self.term_scores(clause.word, (EXACT_FIELD,))[0]
+        for first, second in itertools.pairwise(words):
+            a, b = first.variants[0][0], second.variants[0][0]
+            bonus += self.term_scores(pair_term(a, b), (PAIRS_FIELD,))[0]
+            bonus += self.term_scores(pair_term(b, a), (PAIRS_FIELD,))[0]
+        return bonus
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -178,6 +205,8 @@ class Ranker:
             scores, present = self._clause_scores(clause)
             total_scores += scores
             coverage += present
+        if clauses:
+            total_scores += self._bonus(clauses)
         conjunctive = True
         if not clauses:  # a filter alone (subject:physics): every allowed document, index order
             candidates = mask
@@ -258,18 +287,21 @@ def read_vocabulary(reader: IndexReader) -> dict[str, int]:
     return frequencies
 
 
-def save_vocabulary(reader: IndexReader, generation_dir: Path) -> None:
-    """Store the vocabulary beside the index, so searchers load it in milliseconds."""
+def save_vocabulary(reader: IndexReader, words: dict[str, int], generation_dir: Path) -> None:
+    """Store the terms (with document frequencies) and the words as typed (with counts)
+    beside the index, so searchers load them in milliseconds."""
     from .storage import write_json_atomic
 
-    write_json_atomic(generation_dir / VOCABULARY_FILE, read_vocabulary(reader), indent=None)
+    data = {"terms": read_vocabulary(reader), "words": words}
+    write_json_atomic(generation_dir / VOCABULARY_FILE, data, indent=None)
 
 
-def load_vocabulary(reader: IndexReader, generation_dir: Path) -> dict[str, int]:
+def load_vocabulary(
+    reader: IndexReader, generation_dir: Path
+) -> tuple[dict[str, int], dict[str, int]]:
+    """(terms, words) of a generation; an index without the file gets terms only."""
     try:
         data = json.loads((generation_dir / VOCABULARY_FILE).read_text(encoding="utf-8"))
-        if isinstance(data, dict):
-            return data
-    except (OSError, ValueError):
-        pass
-    return read_vocabulary(reader)  # an index from before the sidecar existed
+        return dict(data["terms"]), dict(data["words"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return read_vocabulary(reader), {}

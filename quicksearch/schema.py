@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 from whoosh import fields
 from whoosh.analysis import Token, Tokenizer
 
-from .analysis import analyze
+from .analysis import analyze, normalize_word
+
+_word_counts: Counter[str] | None = None
+
+
+@contextlib.contextmanager
+def counting_words() -> Iterator[Counter[str]]:
+    """Count the (unstemmed) words the analyzer sees while indexing, for typo correction and
+    completion. The count lives outside the analyzer, which Whoosh pickles into the index."""
+    global _word_counts
+    _word_counts = Counter()
+    try:
+        yield _word_counts
+    finally:
+        _word_counts = None
 
 
 class QuickAnalyzer(Tokenizer):
@@ -34,7 +51,10 @@ class QuickAnalyzer(Tokenizer):
         **kwargs: Any,
     ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        counts = _word_counts
         for term, pos, start, end in analyze(value):
+            if counts is not None:
+                counts[normalize_word(value[start:end])] += 1
             token.text = term
             token.boost = 1.0
             token.stopped = False
@@ -48,7 +68,47 @@ class QuickAnalyzer(Tokenizer):
             yield token
 
 
+class _TermsAnalyzer(Tokenizer):
+    """A Whoosh analyzer that only needs the terms (no positions): subclasses give them."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def terms(self, value: str) -> list[str]:
+        raise NotImplementedError
+
+    def __call__(self, value: str, **kwargs: Any) -> Iterator[Token]:  # type: ignore[override]
+        token = Token(**{k: v for k, v in kwargs.items() if k in ("removestops", "mode")})
+        for term in self.terms(value):
+            token.text, token.boost, token.stopped = term, 1.0, False
+            yield token
+
+
+class ExactWordsAnalyzer(_TermsAnalyzer):
+    """Question words as written (normalised, not stemmed): rewards the exact form typed."""
+
+    def terms(self, value: str) -> list[str]:
+        return [t.term for t in analyze(value, stemming=False)]
+
+
+class WordPairsAnalyzer(_TermsAnalyzer):
+    """Adjacent pairs of question terms ("play case"): rewards query words that stand together."""
+
+    def terms(self, value: str) -> list[str]:
+        stems = [t.term for t in analyze(value)]
+        return [pair_term(a, b) for a, b in itertools.pairwise(stems)]
+
+
+def pair_term(first: str, second: str) -> str:
+    return f"{first} {second}"
+
+
 TEXT_FIELDS = ("question", "keywords", "answer")
+#: Question-only fields that add to the score of documents already matched.
+EXACT_FIELD, PAIRS_FIELD = "question_exact", "question_pairs"
 
 
 def make_schema() -> fields.Schema:
@@ -56,6 +116,8 @@ def make_schema() -> fields.Schema:
     return fields.Schema(
         url=fields.ID(stored=True, unique=True),
         question=fields.TEXT(analyzer=analyzer, stored=True, phrase=True),
+        question_exact=fields.TEXT(analyzer=ExactWordsAnalyzer(), phrase=False),
+        question_pairs=fields.TEXT(analyzer=WordPairsAnalyzer(), phrase=False),
         keywords=fields.TEXT(analyzer=analyzer, stored=True, phrase=True),
         answer=fields.TEXT(analyzer=analyzer, stored=True, phrase=True),
         subject=fields.ID(stored=True, sortable=True),

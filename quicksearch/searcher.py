@@ -54,7 +54,7 @@ class _Engine:
     def vocabulary(self) -> Vocabulary:
         if self._vocabulary is None:
             self._vocabulary = Vocabulary(
-                load_vocabulary(self.searcher.reader(), self.generation.path)
+                *load_vocabulary(self.searcher.reader(), self.generation.path)
             )
         return self._vocabulary
 
@@ -183,7 +183,7 @@ class Searcher:
             page=page,
             limit=limit,
             facets=facets,
-            suggestion=_suggestion(parsed, expansions, rows) if total else None,
+            suggestion=_suggestion(parsed, expansions) if total else None,
         )
 
     def _run(
@@ -196,7 +196,9 @@ class Searcher:
         page: int,
     ) -> tuple[list[tuple[dict[str, Any], float]], int, dict[str, int]]:
         ranker = engine.ranker
-        clauses = [Clause(e.variants) for e in expansions]
+        clauses = [
+            Clause(e.variants, word=w) for e, w in zip(expansions, parsed.words, strict=True)
+        ]
         clauses += [self._phrase_clause(engine, p) for p in parsed.phrases]
         excluded = [Clause(((t, 1.0),)) for t in parsed.excluded_terms]
         excluded += [self._phrase_clause(engine, p) for p in parsed.excluded_phrases]
@@ -262,29 +264,15 @@ class Searcher:
         )
 
 
-def _suggestion(
-    parsed: ParsedQuery, expansions: list[Expansion], rows: list[tuple[dict[str, Any], float]]
-) -> str | None:
-    """The query with each unknown word replaced by its correction, spelled as in the results."""
+def _suggestion(parsed: ParsedQuery, expansions: list[Expansion]) -> str | None:
+    """The query with each word that looked like a typo replaced by its correction."""
     text, changed = parsed.text, False
     for word, expansion in zip(parsed.words, expansions, strict=True):
-        if expansion.correction is None or (word == parsed.prefix and len(expansions) == 1):
-            continue
-        spelling = _spelling(expansion.correction, rows)
-        if spelling and spelling != word:
-            text = re.sub(rf"(?i)(?<!\w){re.escape(word)}(?!\w)", spelling, text, count=1)
-            changed = True
+        if expansion.correction and expansion.correction != word:
+            pattern = rf"(?i)(?<!\w){re.escape(word)}(?!\w)"
+            text, n = re.subn(pattern, expansion.correction, text, count=1)
+            changed = changed or bool(n)
     return text.strip() if changed else None
-
-
-def _spelling(term: str, rows: list[tuple[dict[str, Any], float]]) -> str | None:
-    """How the top results write the word whose index term is ``term``."""
-    for row, _ in rows[:3]:
-        for field in ("question", "answer"):
-            text = row.get(field, "")
-            for start, end in highlight(text, {term}).spans[:1]:
-                return text[start:end].lower()
-    return None
 
 
 def open_index(

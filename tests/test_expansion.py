@@ -1,0 +1,126 @@
+"""Typo tolerance, search-as-you-type and "did you mean", on hand-written documents."""
+
+from pathlib import Path
+
+import pytest
+
+from quicksearch import Document, build_index, open_index
+from quicksearch.expansion import Vocabulary, expand_word
+
+DOCS = [
+    Document(
+        url="/exo",
+        question="What triggers regulated exocytosis?",
+        answer="Regulated exocytosis is triggered by calcium entering the cell.",
+    ),
+    Document(
+        url="/photo",
+        question="How does photosynthesis work?",
+        answer="Photosynthesis turns light into chemical energy in chloroplasts.",
+    ),
+    Document(
+        url="/photo2",
+        question="Why is photosynthesis important for ecosystems?",
+        answer="Photosynthesis feeds almost every food chain with energy.",
+    ),
+    Document(
+        url="/phys",
+        question="What are physical phenomena?",
+        answer="Physical phenomena include motion, heat and light.",
+    ),
+    Document(
+        url="/cases",
+        question="What role does intent play in criminal cases?",
+        answer="Intent separates murder from manslaughter in many cases.",
+    ),
+    Document(
+        url="/exotic",
+        question="What are exotic species?",
+        answer="Exotic species are organisms introduced outside their native range.",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("exp") / "ix"
+    build_index(DOCS, path)
+    return path
+
+
+def urls(index: Path, query: str) -> list[str]:
+    with open_index(index) as ix:
+        return [h.url for h in ix.search(query).hits]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("photosyntesis", "/photo"),  # dropped letter
+        ("photosynthseis energy", "/photo"),  # swapped letters
+        ("regulated exocytossis", "/exo"),  # doubled letter
+        ("physcial phenomena", "/phys"),  # transposition that changes the stem
+        ("intent cses", "/cases"),  # four-letter typo
+    ],
+)
+def test_typos_find_the_page(index: Path, query: str, expected: str) -> None:
+    assert expected in urls(index, query)[:2]
+
+
+def test_exact_words_rank_above_corrections(tmp_path: Path) -> None:
+    docs = [
+        Document(url="/exact", question="Tiny kumquat facts", answer="About the kumquat."),
+        Document(url="/near", question="Tiny kumquats facts", answer="About kumquats."),
+    ]
+    build_index(docs, tmp_path / "ix")
+    assert urls(tmp_path / "ix", "tiny kumquat")[0] == "/exact"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("regulated exocy", "/exo"),
+        ("photos", "/photo"),
+        ("criminal cas", "/cases"),
+        ("regulat exocytosis", "/exo"),
+    ],
+)
+def test_last_word_matches_as_a_prefix(index: Path, query: str, expected: str) -> None:
+    assert expected in urls(index, query)[:2]
+
+
+def test_prefix_only_applies_to_the_last_word_being_typed(index: Path) -> None:
+    assert urls(index, "exo ") == []  # finished word: no completion
+    assert set(urls(index, "exo")) == {"/exo", "/exotic"}
+
+
+def test_completions_are_marked_in_snippets(index: Path) -> None:
+    with open_index(index) as ix:
+        hit = ix.search("regulated exocy").hits[0]
+    assert "<mark>exocytosis</mark>" in hit.title_html
+    assert "<mark>exocytosis</mark>" in hit.snippet
+
+
+def test_corrections_are_marked_and_suggested(index: Path) -> None:
+    with open_index(index) as ix:
+        results = ix.search("photosyntesis light")
+    assert results.suggestion == "photosynthesis light"
+    assert "<mark>Photosynthesis</mark>" in results.hits[0].snippet
+
+
+def test_no_suggestion_when_every_word_is_known(index: Path) -> None:
+    with open_index(index) as ix:
+        assert ix.search("photosynthesis light").suggestion is None
+
+
+def test_vocabulary_neighbours_and_completions() -> None:
+    vocab = Vocabulary(
+        {"photosynthesi": 50, "physic": 30}, {"photosynthesis": 60, "physical": 40, "physics": 20}
+    )
+    assert ("physical", 1) in vocab.neighbours("physcial", 1)
+    assert vocab.completions("phys") == ["physical", "physics"]
+    expansion = expand_word("photosyntesi", "photosyntesis", vocab)
+    assert dict(expansion.variants) == {"photosyntesi": 1.0, "photosynthesi": 0.8}
+    assert expansion.correction == "photosynthesis"
+    # short words are left alone
+    assert expand_word("cat", "cat", vocab).variants == (("cat", 1.0),)
