@@ -29,6 +29,7 @@ from .errors import (
     RebuildRefusedError,
 )
 from .models import BuildReport, Document, Hit, IndexStats, SearchResults, SkippedFile
+from .synonyms import load_synonyms
 
 if TYPE_CHECKING:
     from .indexer import build_index, rollback, update_index
@@ -56,6 +57,7 @@ __all__ = [
     "SkippedFile",
     "__version__",
     "build_index",
+    "load_synonyms",
     "open_index",
     "rollback",
     "update_index",

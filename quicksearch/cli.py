@@ -250,6 +250,13 @@ def rollback(index_dir: str, wait: float) -> None:
     help="Page of results.",
 )
 @click.option("--subject", "-s", default=None, help="Only this subject (any spelling).")
+@click.option(
+    "--synonyms",
+    type=click.Path(dir_okay=False),
+    envvar="QUICKSEARCH_SYNONYMS",
+    help="File of equivalent words, one comma-separated group per line.",
+)
+@click.option("--all-duplicates", is_flag=True, help="Show every page that asks the same question.")
 @json_option
 @handle_errors
 def search(
@@ -258,20 +265,33 @@ def search(
     limit: int,
     page: int,
     subject: str | None,
+    synonyms: str | None,
+    all_duplicates: bool,
     as_json: bool,
 ) -> None:
-    """Search the index. Words may be quoted ("exact phrase"), -excluded or subject:name.
+    """Search the index. Words may be quoted ("exact phrase"), -excluded, joined by OR, or
+    subject:name. Typos are forgiven and the last word may be unfinished.
 
     \b
     Example:
         quicksearch search regulated exocytosis
         quicksearch search '"buffer solution" ph' --subject chemistry --json
+        quicksearch search 'mitosis OR meiosis -plants'
     """
+    from .config import Settings
     from .render import print_results, to_json
     from .searcher import open_index
+    from .synonyms import load_synonyms
 
-    with open_index(index_dir) as searcher:
-        results = searcher.search(" ".join(query), limit=limit, page=page, subject=subject)
+    settings = Settings(synonyms=load_synonyms(synonyms) if synonyms else ())
+    with open_index(index_dir, settings=settings) as searcher:
+        results = searcher.search(
+            " ".join(query),
+            limit=limit,
+            page=page,
+            subject=subject,
+            collapse_duplicates=not all_duplicates,
+        )
     if as_json:
         click.echo(to_json(results.to_dict()))
     else:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 #: Bumped whenever the on-disk schema or analysis changes; an index with another version
 #: must be rebuilt (``open_index`` says so instead of returning wrong results).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class Settings:
     #: A snippet grows by whole sentences towards the target length, never past the maximum.
     snippet_target_chars: int = 200
     snippet_max_chars: int = 300
+    #: Groups of equivalent words (see :func:`quicksearch.load_synonyms`).
+    synonyms: tuple[tuple[str, ...], ...] = ()
 
     @property
     def field_boosts(self) -> dict[str, float]:

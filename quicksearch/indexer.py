@@ -33,7 +33,7 @@ from .errors import (
 )
 from .models import BuildReport, Document, SkippedFile
 from .ranking import VOCABULARY_FILE, load_vocabulary, save_vocabulary
-from .schema import KEYWORD_SEPARATOR, counting_words, make_schema, subject_key
+from .schema import KEYWORD_SEPARATOR, counting_words, make_schema, question_key, subject_key
 from .sources import (
     OK,
     SOURCES_FILE,
@@ -132,6 +132,7 @@ def _engine_fields(doc: Document) -> dict[str, Any]:
         "question": doc.question,
         "question_exact": doc.question,
         "question_pairs": doc.question,
+        "question_key": question_key(doc.question),
         "keywords": KEYWORD_SEPARATOR.join(doc.keywords),
         "answer": doc.answer,
         "subject": doc.subject,

@@ -34,6 +34,8 @@ class ParsedQuery:
     words: tuple[str, ...] = ()
     #: The last word, when the query ends in it: it may be unfinished (search-as-you-type).
     prefix: str | None = None
+    #: Indices into ``terms`` of the words joined by OR (``cats OR dogs``): either may match.
+    alternatives: tuple[tuple[int, ...], ...] = ()
     phrases: tuple[tuple[str, ...], ...] = ()
     excluded_terms: tuple[str, ...] = ()
     excluded_phrases: tuple[tuple[str, ...], ...] = ()
@@ -61,9 +63,15 @@ def parse_query(text: str, *, max_chars: int = 1_000, max_terms: int = 32) -> Pa
     ex_phrases: list[tuple[str, ...]] = []
     subjects: list[str] = []
     prefix = None
+    either: list[list[str]] = []  # runs of words joined by OR
+    joining = False
 
     for m in _CLAUSE.finditer(text):
         prefix = None
+        if m.group("word") == "OR" and not m.group("neg"):
+            joining = bool(either)  # "a OR b": b joins a's run; a leading OR is just a word
+            continue
+        was_joining, joining = joining, False
         negated = bool(m.group("neg"))
         if m.group("field"):
             value = m.group("fquoted") if m.group("fquoted") is not None else m.group("fword")
@@ -80,6 +88,10 @@ def parse_query(text: str, *, max_chars: int = 1_000, max_terms: int = 32) -> Pa
             (ex_terms.extend(words) if len(words) == 1 else ex_phrases.append(tuple(words)))
         elif len(words) == 1:
             terms.setdefault(words[0], tokens[0].term)
+            if was_joining:
+                either[-1].append(words[0])
+            else:
+                either.append([words[0]])
             if not quoted and m.end() == len(text):
                 prefix = tokens[0].term
         else:
@@ -87,12 +99,19 @@ def parse_query(text: str, *, max_chars: int = 1_000, max_terms: int = 32) -> Pa
             phrases.append(tuple(words[:max_terms]))
 
     kept = list(terms.items())[:max_terms]
+    index = {t: i for i, (t, _) in enumerate(kept)}
+    alternatives = tuple(
+        tuple(dict.fromkeys(index[t] for t in run if t in index))
+        for run in either
+        if len({t for t in run if t in index}) > 1
+    )
     phrases_t = tuple(dict.fromkeys(phrases))[: max(0, max_terms - len(kept))]
     return ParsedQuery(
         text=text,
         terms=tuple(t for t, _ in kept),
         words=tuple(w for _, w in kept),
         prefix=prefix if prefix in dict(kept).values() else None,
+        alternatives=alternatives,
         phrases=phrases_t,
         excluded_terms=tuple(dict.fromkeys(ex_terms))[:max_terms],
         excluded_phrases=tuple(dict.fromkeys(ex_phrases))[:max_terms],

@@ -93,6 +93,11 @@ class Ranker:
         )
         self._subject_names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
         self._subject_codes = codes.astype(np.int32)
+        if reader.has_column("question_key"):
+            keys = np.array(list(reader.column_reader("question_key")), dtype=object)
+            self._question_codes = np.unique(keys, return_inverse=True)[1].astype(np.int32)
+        else:
+            self._question_codes = np.arange(self.size, dtype=np.int32)
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cached = 0
         self._cache_lock = threading.Lock()
@@ -144,10 +149,10 @@ class Ranker:
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
     def term_scores(
-        self, term: str, fields: Sequence[str] = TEXT_FIELDS
+        self, term: str, fields: Sequence[str] = TEXT_FIELDS, settings: Settings | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """BM25F score of ``term`` for every document, and where it occurs at all."""
-        s = self.settings
+        s = settings or self.settings
         boosts = {
             **s.field_boosts,
             EXACT_FIELD: s.question_boost * s.exact_boost,
@@ -168,18 +173,18 @@ class Ranker:
             present[ids] = True
         return scores, present
 
-    def _bonus(self, clauses: Sequence[Clause]) -> np.ndarray:
+    def _bonus(self, clauses: Sequence[Clause], settings: Settings) -> np.ndarray:
         """Extra score for query words written exactly as in a question, and for neighbouring
         query words that stand together in it."""
         bonus = np.zeros(self.size, dtype=np.float32)
         words = [c for c in clauses if not c.phrase]
         for clause in words:
             if clause.word:
-                bonus += self.term_scores(clause.word, (EXACT_FIELD,))[0]
+                bonus += self.term_scores(clause.word, (EXACT_FIELD,), settings)[0]
         for first, second in itertools.pairwise(words):
             a, b = first.variants[0][0], second.variants[0][0]
-            bonus += self.term_scores(pair_term(a, b), (PAIRS_FIELD,))[0]
-            bonus += self.term_scores(pair_term(b, a), (PAIRS_FIELD,))[0]
+            bonus += self.term_scores(pair_term(a, b), (PAIRS_FIELD,), settings)[0]
+            bonus += self.term_scores(pair_term(b, a), (PAIRS_FIELD,), settings)[0]
         return bonus
 
     # -- queries -----------------------------------------------------------------------------
@@ -192,21 +197,26 @@ class Ranker:
         allowed: np.ndarray | None = None,
         start: int = 0,
         count: int = 10,
+        collapse: bool = True,
+        settings: Settings | None = None,
     ) -> Ranked:
         """Rank documents for ``clauses``: those matching all of them if any do, else those
-        matching any, more matched clauses first among equals. ``allowed`` is a filter mask."""
+        matching any, more matched clauses first among equals. ``allowed`` is a filter mask.
+        With ``collapse``, pages asking the same question count once, as the best of them.
+        ``settings`` overrides the ranker's weights for this query."""
+        s = settings or self.settings
         mask = self._live if allowed is None else self._live & allowed
         for clause in excluded:
-            _, present = self._clause_scores(clause)
+            _, present = self._clause_scores(clause, s)
             mask = mask & ~present
         total_scores = np.zeros(self.size, dtype=np.float32)
         coverage = np.zeros(self.size, dtype=np.int16)
         for clause in clauses:
-            scores, present = self._clause_scores(clause)
+            scores, present = self._clause_scores(clause, s)
             total_scores += scores
             coverage += present
         if clauses:
-            total_scores += self._bonus(clauses)
+            total_scores += self._bonus(clauses, s)
         conjunctive = True
         if not clauses:  # a filter alone (subject:physics): every allowed document, index order
             candidates = mask
@@ -216,10 +226,8 @@ class Ranker:
                 candidates = mask & (coverage > 0)
                 conjunctive = False
         docs = np.flatnonzero(candidates)
-        total = len(docs)
-        facets = self._facets(docs)
-        if total == 0 or start >= total:
-            return Ranked([], [], total, facets, conjunctive)
+        if not len(docs):
+            return Ranked([], [], 0, {}, conjunctive)
         key = total_scores[docs].astype(np.float64)
         if not conjunctive:
             matched = coverage[docs].astype(np.float64)
@@ -227,8 +235,23 @@ class Ranker:
                 key += matched * 1e6  # short queries: more matched words always first
             else:
                 key *= matched / len(clauses)  # long questions: a softer coordination factor
+        if collapse:
+            # Best first (document order breaks ties), then the first of each question.
+            order = np.lexsort((docs, -key))
+            _, first = np.unique(self._question_codes[docs[order]], return_index=True)
+            order = order[np.sort(first)]
+            docs, key = docs[order], key[order]
+            ranked = np.arange(len(docs))
+        else:
+            ranked = None
+        total = len(docs)
+        facets = self._facets(docs)
+        if start >= total:
+            return Ranked([], [], total, facets, conjunctive)
         wanted = min(total, start + count)
-        if wanted < total:
+        if ranked is not None:
+            top = ranked[:wanted]
+        elif wanted < total:
             top = np.argpartition(-key, wanted - 1)[:wanted]
             top = top[np.lexsort((docs[top], -key[top]))]
         else:
@@ -238,11 +261,11 @@ class Ranker:
             docs[page].tolist(), total_scores[docs[page]].tolist(), total, facets, conjunctive
         )
 
-    def _clause_scores(self, clause: Clause) -> tuple[np.ndarray, np.ndarray]:
+    def _clause_scores(self, clause: Clause, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
         best = np.zeros(self.size, dtype=np.float32)
         present = np.zeros(self.size, dtype=bool)
         for term, weight in clause.variants:
-            scores, where = self.term_scores(term)
+            scores, where = self.term_scores(term, settings=settings)
             if weight != 1.0:
                 scores = scores * weight
             if clause.phrase:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -106,6 +107,11 @@ def pair_term(first: str, second: str) -> str:
     return f"{first} {second}"
 
 
+def question_key(question: str) -> str:
+    """Equal for questions that differ only in case, punctuation or spacing."""
+    return " ".join(re.findall(r"\w+", question.casefold()))
+
+
 TEXT_FIELDS = ("question", "keywords", "answer")
 #: Question-only fields that add to the score of documents already matched.
 EXACT_FIELD, PAIRS_FIELD = "question_exact", "question_pairs"
@@ -117,6 +123,8 @@ def make_schema() -> fields.Schema:
         url=fields.ID(stored=True, unique=True),
         question=fields.TEXT(analyzer=analyzer, stored=True, phrase=True),
         question_exact=fields.TEXT(analyzer=ExactWordsAnalyzer(), phrase=False),
+        # Pages asking the same question share this key, so results can show one of them.
+        question_key=fields.ID(sortable=True),
         question_pairs=fields.TEXT(analyzer=WordPairsAnalyzer(), phrase=False),
         keywords=fields.TEXT(analyzer=analyzer, stored=True, phrase=True),
         answer=fields.TEXT(analyzer=analyzer, stored=True, phrase=True),

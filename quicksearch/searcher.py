@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
 import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,6 +27,7 @@ from .ranking import Clause, Ranker, load_vocabulary
 from .schema import TEXT_FIELDS, subject_key
 from .snippets import highlight, make_snippet
 from .storage import Generation, current_generation, directory_size, pointer_signature
+from .synonyms import SYNONYM_WEIGHT, synonym_map
 
 __all__ = ["Searcher", "open_index"]
 
@@ -140,12 +143,22 @@ class Searcher:
     # -- searching ---------------------------------------------------------------------------
 
     def search(
-        self, query: str, *, limit: int = 10, page: int = 1, subject: str | None = None
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        page: int = 1,
+        subject: str | None = None,
+        collapse_duplicates: bool = True,
+        boosts: Mapping[str, float] | None = None,
     ) -> SearchResults:
         """Search for ``query`` and return one page of ranked hits.
 
         All words must match; if none do together, any-word matches are returned instead, so
-        pasted questions still find something. Never raises on the query text itself.
+        pasted questions still find something. Pages that ask the same question are shown once
+        (the best of them) unless ``collapse_duplicates=False``. ``boosts`` overrides the
+        field weights for this query (``{"question": 5, "keywords": 2, "answer": 1}``). Never
+        raises on the query text itself.
         """
         if (
             isinstance(limit, bool)
@@ -157,6 +170,7 @@ class Searcher:
             )
         if isinstance(page, bool) or not isinstance(page, int) or page < 1:
             raise InvalidArgumentError("page must be an integer of at least 1")
+        settings = _with_boosts(self.settings, boosts)
         parsed = parse_query(
             query, max_chars=self.settings.max_query_chars, max_terms=self.settings.max_query_terms
         )
@@ -170,10 +184,15 @@ class Searcher:
             self.refresh()
             engine = self._require_engine()
             expansions = [
-                expand_word(t, w, engine.vocabulary, is_prefix=w == parsed.prefix)
+                _with_synonyms(
+                    expand_word(t, w, engine.vocabulary, is_prefix=w == parsed.prefix),
+                    synonym_map(settings.synonyms).get(t, ()),
+                )
                 for t, w in zip(parsed.terms, parsed.words, strict=True)
             ]
-            rows, total, facets = self._run(engine, parsed, expansions, subjects, limit, page)
+            rows, total, facets = self._run(
+                engine, parsed, expansions, subjects, limit, page, settings, collapse_duplicates
+            )
         terms = parsed.highlight_terms | {t for e in expansions for t, _ in e.variants}
         hits = [self._hit(row, score, terms) for row, score in rows]
         return SearchResults(
@@ -194,18 +213,24 @@ class Searcher:
         subjects: list[str],
         limit: int,
         page: int,
+        settings: Settings,
+        collapse: bool,
     ) -> tuple[list[tuple[dict[str, Any], float]], int, dict[str, int]]:
         ranker = engine.ranker
-        clauses = [
-            Clause(e.variants, word=w) for e, w in zip(expansions, parsed.words, strict=True)
-        ]
+        clauses = _clauses(parsed, expansions)
         clauses += [self._phrase_clause(engine, p) for p in parsed.phrases]
         excluded = [Clause(((t, 1.0),)) for t in parsed.excluded_terms]
         excluded += [self._phrase_clause(engine, p) for p in parsed.excluded_phrases]
         keys = list(dict.fromkeys(subject_key(s) for s in subjects))
         allowed = ranker.subject_mask(keys) if keys else None
         ranked = ranker.rank(
-            clauses, excluded=excluded, allowed=allowed, start=(page - 1) * limit, count=limit
+            clauses,
+            excluded=excluded,
+            allowed=allowed,
+            start=(page - 1) * limit,
+            count=limit,
+            collapse=collapse,
+            settings=settings,
         )
         stored = engine.searcher.stored_fields
         rows = [(stored(n), s) for n, s in zip(ranked.docnums, ranked.scores, strict=True)]
@@ -250,7 +275,7 @@ class Searcher:
         with self._lock:
             self.refresh()
             engine = self._require_engine()
-            subjects = engine.ranker.rank([]).facets
+            subjects = engine.ranker.rank([], collapse=False).facets
             documents = engine.searcher.doc_count()
             generation = engine.generation
         return IndexStats(
@@ -262,6 +287,43 @@ class Searcher:
             index_dir=str(self.index_dir),
             subjects=subjects,
         )
+
+
+def _with_synonyms(expansion: Expansion, synonyms: Iterable[str]) -> Expansion:
+    variants = dict(expansion.variants)
+    for term in synonyms:
+        variants.setdefault(term, SYNONYM_WEIGHT)
+    return dataclasses.replace(expansion, variants=tuple(variants.items()))
+
+
+def _clauses(parsed: ParsedQuery, expansions: list[Expansion]) -> list[Clause]:
+    """One clause per query word, or per run of words joined by OR."""
+    grouped = {i for run in parsed.alternatives for i in run}
+    runs = [*parsed.alternatives, *((i,) for i in range(len(parsed.terms)) if i not in grouped)]
+    clauses = []
+    for run in sorted(runs):
+        variants: dict[str, float] = {}
+        for i in run:
+            for term, weight in expansions[i].variants:
+                variants[term] = max(weight, variants.get(term, 0.0))
+        word = parsed.words[run[0]] if len(run) == 1 else None
+        clauses.append(Clause(tuple(variants.items()), word=word))
+    return clauses
+
+
+def _with_boosts(settings: Settings, boosts: Mapping[str, float] | None) -> Settings:
+    if not boosts:
+        return settings
+    unknown = set(boosts) - {"question", "keywords", "answer"}
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown field in boosts: {', '.join(sorted(unknown))}",
+            hint="boost question, keywords or answer",
+        )
+    values = {f"{field}_boost": float(value) for field, value in boosts.items()}
+    if any(not 0 <= v <= 1000 for v in values.values()):
+        raise InvalidArgumentError("boosts must be between 0 and 1000")
+    return dataclasses.replace(settings, **values)
 
 
 def _suggestion(parsed: ParsedQuery, expansions: list[Expansion]) -> str | None:

@@ -124,3 +124,69 @@ def test_vocabulary_neighbours_and_completions() -> None:
     assert expansion.correction == "photosynthesis"
     # short words are left alone
     assert expand_word("cat", "cat", vocab).variants == (("cat", 1.0),)
+
+
+def test_or_joins_alternatives(index: Path) -> None:
+    assert set(urls(index, "photosynthesis OR exocytosis")) == {"/exo", "/photo", "/photo2"}
+    assert urls(index, "photosynthesis OR exocytosis calcium") == ["/exo"]
+
+
+def test_synonyms_file(index: Path, tmp_path: Path) -> None:
+    from quicksearch import Settings, load_synonyms
+
+    path = tmp_path / "synonyms.txt"
+    path.write_text("# biology\nsunlight, light\nautomobile, car, heart attack\n")
+    groups = load_synonyms(path)
+    assert groups == (("sunlight", "light"), ("automobile", "car", "heart attack"))
+    with open_index(index, settings=Settings(synonyms=groups)) as ix:
+        found = {h.url for h in ix.search("sunlight").hits}
+    assert {"/photo", "/phys"} <= found
+    assert urls(index, "sunlight") == []  # without the file
+
+
+def test_per_query_boosts(tmp_path: Path) -> None:
+    from quicksearch import InvalidArgumentError
+
+    docs = [
+        Document(url="/q", question="Walrus habitats", answer="Cold seas."),
+        Document(
+            url="/a", question="Arctic animals", answer="The walrus walrus walrus lives here."
+        ),
+    ]
+    build_index(docs, tmp_path / "ix")
+    with open_index(tmp_path / "ix") as ix:
+        assert ix.search("walrus").hits[0].url == "/q"
+        answer_first = ix.search("walrus", boosts={"question": 0.1, "answer": 10})
+        assert answer_first.hits[0].url == "/a"
+        with pytest.raises(InvalidArgumentError, match="unknown field"):
+            ix.search("walrus", boosts={"title": 2})
+
+
+def test_duplicate_questions_collapse_to_the_best(tmp_path: Path) -> None:
+    docs = [
+        Document(
+            url="/dup1",
+            question="What is a gerund?",
+            answer="A gerund is a verb form.",
+            subject="English",
+        ),
+        Document(
+            url="/dup2",
+            question="What is a GERUND",
+            answer="Gerund, gerund: verb as noun.",
+            subject="English",
+        ),
+        Document(
+            url="/other",
+            question="Gerund or participle?",
+            answer="How to tell apart.",
+            subject="English",
+        ),
+    ]
+    build_index(docs, tmp_path / "ix")
+    with open_index(tmp_path / "ix") as ix:
+        collapsed = ix.search("gerund")
+        everything = ix.search("gerund", collapse_duplicates=False)
+    assert collapsed.total == 2 and everything.total == 3
+    assert len({h.url for h in collapsed.hits} & {"/dup1", "/dup2"}) == 1
+    assert sum(collapsed.facets.values()) == collapsed.total

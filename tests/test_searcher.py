@@ -197,3 +197,19 @@ def test_custom_highlight_tags(built_index: Path) -> None:
         hit = ix.search("exocytosis").hits[0]
     assert "<b>exocytosis</b>" in hit.title_html and "<mark>" not in hit.snippet
     assert [hit.title[s:e] for s, e in hit.title_spans] == ["exocytosis"]
+
+
+QUERY_PARTS = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(['"', "-", "OR", "subject:", 'subject:"', "(", ")", ":", "*", "\\", "🙂"]),
+    st.sampled_from(["acid", "exocytosis", "buffr", "exo", "weak", "newton", "vesicle"]),
+)
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(QUERY_PARTS, max_size=8).map(" ".join), st.booleans())
+def test_every_query_form_is_safe(built_index: Path, query: str, collapse: bool) -> None:
+    with open_index(built_index) as ix:
+        results = ix.search(query, limit=3, collapse_duplicates=collapse)
+    assert results.total >= len(results.hits)
+    assert sum(results.facets.values()) == results.total
