@@ -200,8 +200,8 @@ class Ranker:
         collapse: bool = True,
         settings: Settings | None = None,
     ) -> Ranked:
-        """Rank documents for ``clauses``: those matching all of them if any do, else those
-        matching any, more matched clauses first among equals. ``allowed`` is a filter mask.
+        """Rank documents for ``clauses``: those matching all of them, or, when they are fewer
+        than ``count`` (a page), those matching any, more matched clauses first. ``allowed`` is a filter mask.
         With ``collapse``, pages asking the same question count once, as the best of them.
         ``settings`` overrides the ranker's weights for this query."""
         s = settings or self.settings
@@ -222,7 +222,10 @@ class Ranker:
             candidates = mask
         else:
             candidates = mask & (coverage == len(clauses))
-            if not candidates.any() and len(clauses) > 1:
+            # Too few pages have every word to fill a page: add those with some of the words
+            # (after them, for short queries). Depends on the page size, not the page number,
+            # so paging through one result list stays consistent.
+            if len(clauses) > 1 and np.count_nonzero(candidates) < count:
                 candidates = mask & (coverage > 0)
                 conjunctive = False
         docs = np.flatnonzero(candidates)

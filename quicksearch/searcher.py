@@ -154,8 +154,8 @@ class Searcher:
     ) -> SearchResults:
         """Search for ``query`` and return one page of ranked hits.
 
-        All words must match; if none do together, any-word matches are returned instead, so
-        pasted questions still find something. Pages that ask the same question are shown once
+        Pages with all the words come first; when they are fewer than ``limit``, pages with
+        some of the words follow, so pasted questions still find something. Pages that ask the same question are shown once
         (the best of them) unless ``collapse_duplicates=False``. ``boosts`` overrides the
         field weights for this query (``{"question": 5, "keywords": 2, "answer": 1}``). Never
         raises on the query text itself.
