@@ -21,6 +21,9 @@ class Settings:
     #: standing next to each other in it (relative to the question's own weight).
     exact_boost: float = 1.0
     pairs_boost: float = 0.5
+    #: In queries of five or more words, scores are multiplied by (matched words / words) to
+    #: this power (0 turns it off); shorter queries rank by matched words first.
+    coordination: float = 1.0
     #: BM25 parameters; ``question_b`` is lower because questions are short and similar in length.
     bm25_k1: float = 1.2
     bm25_b: float = 0.75

@@ -201,9 +201,9 @@ class Ranker:
         settings: Settings | None = None,
     ) -> Ranked:
         """Rank documents for ``clauses``: those matching all of them, or, when they are fewer
-        than ``count`` (a page), those matching any, more matched clauses first. ``allowed`` is a filter mask.
-        With ``collapse``, pages asking the same question count once, as the best of them.
-        ``settings`` overrides the ranker's weights for this query."""
+        than ``count`` (a page), those matching any, more matched clauses first. ``allowed``
+        is a filter mask. With ``collapse``, pages asking the same question count once, as the
+        best of them. ``settings`` overrides the ranker's weights for this query."""
         s = settings or self.settings
         mask = self._live if allowed is None else self._live & allowed
         for clause in excluded:
@@ -237,7 +237,8 @@ class Ranker:
             if len(clauses) <= _STRICT_COVERAGE_UP_TO:
                 key += matched * 1e6  # short queries: more matched words always first
             else:
-                key *= matched / len(clauses)  # long questions: a softer coordination factor
+                # Long questions: a softer coordination factor.
+                key *= (matched / len(clauses)) ** s.coordination
         if collapse:
             # Best first (document order breaks ties), then the first of each question.
             order = np.lexsort((docs, -key))

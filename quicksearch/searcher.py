@@ -155,10 +155,10 @@ class Searcher:
         """Search for ``query`` and return one page of ranked hits.
 
         Pages with all the words come first; when they are fewer than ``limit``, pages with
-        some of the words follow, so pasted questions still find something. Pages that ask the same question are shown once
-        (the best of them) unless ``collapse_duplicates=False``. ``boosts`` overrides the
-        field weights for this query (``{"question": 5, "keywords": 2, "answer": 1}``). Never
-        raises on the query text itself.
+        some of the words follow, so pasted questions still find something. Pages that ask the
+        same question are shown once (the best of them) unless ``collapse_duplicates=False``.
+        ``boosts`` overrides the field weights for this query (``{"question": 5, "answer": 1}``).
+        Never raises on the query text itself.
         """
         if (
             isinstance(limit, bool)
