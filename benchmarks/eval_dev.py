@@ -38,6 +38,14 @@ def metrics(ranked: list[str], relevant: dict[str, int]) -> dict[str, float]:
     }
 
 
+def latency_line(label: str, values: list[float]) -> str:
+    cuts = statistics.quantiles(values, n=100)
+    return (
+        f"{label} latency ms over {len(values)} queries: p50 {cuts[49]:.1f}  "
+        f"p95 {cuts[94]:.1f}  p99 {cuts[98]:.1f}  max {max(values):.1f}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", required=True, help="index folder built from the corpus")
@@ -61,11 +69,7 @@ def main() -> int:
     for qtype, rows in sorted(by_type.items()):
         means = [statistics.fmean(r[n] for r in rows) for n in names]
         print(f"{qtype:<10}{len(rows):>6}" + "".join(f"{m:>10.3f}" for m in means))
-    cuts = statistics.quantiles(latencies, n=100)
-    print(
-        f"latency ms over {len(latencies)} queries: p50 {cuts[49]:.1f}  p95 {cuts[94]:.1f}  "
-        f"p99 {cuts[98]:.1f}  max {max(latencies):.1f}"
-    )
+    print(latency_line("quicksearch", latencies))
     return 0
 
 

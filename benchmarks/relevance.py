@@ -23,7 +23,7 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from eval_dev import metrics
+from eval_dev import latency_line, metrics
 
 from quicksearch import build_index, open_index
 from quicksearch.analysis import STOP_WORDS
@@ -118,11 +118,8 @@ def main() -> int:
             line += f"{a:>8.3f} {b:>8.3f}  "
         print(line)
     for engine, values in latency.items():
-        cuts = statistics.quantiles(values, n=100)
-        print(
-            f"{engine:<12} latency ms: p50 {cuts[49]:.1f}  p95 {cuts[94]:.1f}  "
-            f"p99 {cuts[98]:.1f}  (quicksearch includes snippets)"
-        )
+        print(latency_line(f"{engine:<12}", values))
+    print("(quicksearch times include snippets)")
     return 0
 
 

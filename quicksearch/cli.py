@@ -80,6 +80,18 @@ def index_option(func: F) -> F:
     )(func)
 
 
+def wait_option(func: F) -> F:
+    return click.option(
+        "--wait",
+        "wait",
+        type=click.FloatRange(min=0),
+        default=5.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long to wait for another writer to finish.",
+    )(func)
+
+
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(func)
 
@@ -108,15 +120,7 @@ def main() -> None:
     show_default=True,
     help="Largest share of live pages a run may remove without --force.",
 )
-@click.option(
-    "--wait",
-    "wait",
-    type=click.FloatRange(min=0),
-    default=5.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for another writer to finish.",
-)
+@wait_option
 @click.option("--strict", is_flag=True, help=f"Exit {EXIT_SKIPPED} if any page was skipped.")
 @click.option(
     "--report",
@@ -207,15 +211,7 @@ def _write_report(path: str, data: dict[str, Any]) -> None:
 
 @main.command()
 @index_option
-@click.option(
-    "--wait",
-    "wait",
-    type=click.FloatRange(min=0),
-    default=5.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for another writer to finish.",
-)
+@wait_option
 @handle_errors
 def rollback(index_dir: str, wait: float) -> None:
     """Make the previous index generation live again (undo the last build or update).
