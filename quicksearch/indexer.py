@@ -51,6 +51,7 @@ from .storage import (
     new_generation_dir,
     prune,
     publish,
+    release_inherited_locks,
     switch_to,
     writer_lock,
 )
@@ -62,6 +63,7 @@ ProgressCallback = Callable[[int, "int | None"], None]
 # Below this many files, starting worker processes costs more than it saves.
 _PARALLEL_MIN_FILES = 200
 _WRITER_MB = 256
+# Separate segment files: whoosh copies every part of a compound file into memory on open.
 
 
 # -- reading the source ----------------------------------------------------------------------
@@ -73,20 +75,22 @@ def _scan(
     if jobs <= 1 or len(tasks) < _PARALLEL_MIN_FILES:
         yield from map(scan_task, tasks)
         return
-    # Parsing and cleaning run in workers while this process analyses and writes. "spawn", not
-    # "fork": forked workers would inherit the writer lock and keep it after a kill -9 of this
-    # process, and would not notice that it died.
+    # Parsing and cleaning run in workers while this process analyses and writes. "fork"
+    # keeps build_index usable from any script or notebook ("spawn" would re-import the
+    # caller's main module); the workers drop their copy of the writer lock and exit when this
+    # process dies, so a kill -9 here leaves no lock and no orphans behind.
     with ProcessPoolExecutor(
         max_workers=jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_exit_with_parent,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_worker_setup,
         initargs=(os.getpid(),),
     ) as pool:
         yield from pool.map(scan_task, tasks, chunksize=64)
 
 
-def _exit_with_parent(parent_pid: int) -> None:
-    """Pool worker setup: end this worker soon after the building process dies (kill -9)."""
+def _worker_setup(parent_pid: int) -> None:
+    """Pool worker setup: let go of the writer lock; end soon after the builder dies."""
+    release_inherited_locks()
 
     def watch() -> None:
         while os.getppid() == parent_pid:
@@ -275,7 +279,7 @@ def _write_full(
     ticker: _Ticker,
 ) -> tuple[int, SourceTable, list[SkippedFile]]:
     ix = whoosh_index.create_in(str(path), make_schema())
-    writer = ix.writer(limitmb=_WRITER_MB)
+    writer = ix.writer(limitmb=_WRITER_MB, compound=False)
     with counting_words() as words:
         result = _add_all(writer, items, kind, ticker)
     with ix.reader() as reader:
@@ -469,7 +473,7 @@ def _apply_update(
         try:
             _link_generation(generation.path, tmp_dir)
             ix = whoosh_index.open_dir(str(tmp_dir))
-            writer = ix.writer(limitmb=_WRITER_MB)
+            writer = ix.writer(limitmb=_WRITER_MB, compound=False)
             # Words of new pages are added to the old counts (removed pages are not subtracted:
             # the counts only rank spelling suggestions and completions).
             with ix.reader() as reader:

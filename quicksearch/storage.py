@@ -166,6 +166,19 @@ def prune(index_dir: Path, keep_previous: int = KEEP_PREVIOUS) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+#: Descriptors of writer locks this process holds (a forked worker closes its copies).
+_held_lock_fds: set[int] = set()
+
+
+def release_inherited_locks() -> None:
+    """In a forked child: close the inherited lock descriptors, so that the lock stays the
+    parent's alone and dies with it (an flock lives as long as any copy of its descriptor)."""
+    for fd in list(_held_lock_fds):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held_lock_fds.clear()
+
+
 @contextlib.contextmanager
 def writer_lock(index_dir: Path, timeout: float = 5.0) -> Iterator[None]:
     """Hold the index's writer lock; raise :class:`IndexLockedError` after ``timeout`` seconds.
@@ -189,8 +202,10 @@ def writer_lock(index_dir: Path, timeout: float = 5.0) -> Iterator[None]:
                 time.sleep(0.1)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
+        _held_lock_fds.add(fd)
         yield
     finally:
+        _held_lock_fds.discard(fd)
         os.close(fd)  # closing releases the flock
 
 

@@ -108,3 +108,33 @@ def test_progress_callback_reaches_total(tmp_path: Path) -> None:
     calls: list[tuple[int, int | None]] = []
     build_index(make_docs(4), tmp_path / "ix", progress=lambda d, t: calls.append((d, t)))
     assert calls[-1] == (4, 4)
+
+
+def test_parallel_build_from_a_script_without_main_guard(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for i in range(220):
+        write_page(
+            tmp_path / "src",
+            f"p{i}.md",
+            url=f"/p/{i}",
+            question=f"Question {i}?",
+            answer="About lanterns.",
+            page_id=i,
+        )
+    script = (
+        f"import quicksearch\n"
+        f"r = quicksearch.build_index({str(tmp_path / 'src')!r}, {str(tmp_path / 'ix')!r}, "
+        f"jobs=2)\nprint(r.documents)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "220"
