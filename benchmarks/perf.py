@@ -1,0 +1,179 @@
+"""Speed and memory of quicksearch, with SQLite FTS5 measured in the same run.
+
+Usage:
+    python benchmarks/perf.py --corpus /tmp/qt/content [--queries FILE] [--workdir DIR] [--json OUT]
+
+Measures, on this machine and in this order: the full build (wall time, documents per second,
+peak RSS of the build process and its workers), a no-change update, the index size, query
+latency p50/p95/p99 over the query file (limit 10, snippets included), the memory of a process
+holding an open Searcher after those queries, and a cold `quicksearch search` (new process to
+printed results, median of 5). SQLite FTS5 gets the same corpus (porter tokenizer, bm25 with
+column weights 5/3/1, an OR query with snippet()) for build time and query latency. This machine
+is noisy: compare the ratios of one run, not figures across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from relevance import build_fts5
+
+from quicksearch.analysis import STOP_WORDS
+
+DEFAULT_QUERIES = Path(__file__).resolve().parents[2] / "shared/eval/quicktakes-dev.jsonl"
+EXE = shutil.which("quicksearch") or "quicksearch"
+
+SEARCHER_PROBE = """
+import json, os, sys, time
+import quicksearch
+queries = [json.loads(x)["query"] for x in open(sys.argv[2]) if x.strip()]
+def rss():
+    return int(open(f"/proc/{os.getpid()}/status").read().split("VmRSS:")[1].split()[0]) / 1024
+times = []
+with quicksearch.open_index(sys.argv[1]) as index:
+    index.search("warm up")
+    for q in queries:
+        started = time.perf_counter()
+        index.search(q, limit=10)
+        times.append((time.perf_counter() - started) * 1000)
+    print(json.dumps({"times": times, "rss_mib": rss()}))
+"""
+
+
+def run(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MiB) of a command and everything it started."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, max(peak, before) // 1024
+
+
+def quantiles(values: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(values, n=100)
+    return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98]}
+
+
+def fts5_latency(db_path: Path, queries: list[str]) -> list[float]:
+    import re
+
+    db = sqlite3.connect(db_path)
+    sql = (
+        "SELECT url, snippet(docs, 3, '<mark>', '</mark>', '…', 30) FROM docs "
+        "WHERE docs MATCH ? ORDER BY bm25(docs, 0, 5, 3, 1) LIMIT 10"
+    )
+    times = []
+    for query in queries:
+        words = [w for w in re.findall(r"\w+", query.lower()) if w not in STOP_WORDS]
+        started = time.perf_counter()
+        if words:
+            db.execute(sql, (" OR ".join(f'"{w}"' for w in dict.fromkeys(words)),)).fetchall()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args()
+    if not args.corpus.is_dir():
+        print(
+            f"corpus folder not found: {args.corpus} (unpack ../shared/corpus first)",
+            file=sys.stderr,
+        )
+        return 2
+    if not args.queries.exists():
+        print(f"query file not found: {args.queries} (see ../shared/eval/)", file=sys.stderr)
+        return 2
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="qs-perf-"))
+    index = workdir / "index"
+    shutil.rmtree(index, ignore_errors=True)
+    queries = [json.loads(x)["query"] for x in args.queries.read_text().splitlines() if x.strip()]
+    figures: dict[str, object] = {"queries": len(queries)}
+
+    build_s, build_rss = run(
+        [EXE, "index", str(args.corpus), "--index", str(index), "--full", "--force", "--quiet"]
+    )
+    stats = json.loads(
+        subprocess.run(
+            [EXE, "stats", "--index", str(index), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    update_s, _ = run([EXE, "index", str(args.corpus), "--index", str(index), "--quiet"])
+    probe = subprocess.run(
+        [sys.executable, "-c", SEARCHER_PROBE, str(index), str(args.queries)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    probed = json.loads(probe.stdout)
+    cold = []
+    for _ in range(5):
+        started = time.perf_counter()
+        subprocess.run(
+            [EXE, "search", "regulated exocytosis", "--index", str(index)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        cold.append(time.perf_counter() - started)
+    fts_build_s = build_fts5(args.corpus, workdir / "fts5.sqlite")
+    fts_times = fts5_latency(workdir / "fts5.sqlite", queries)
+
+    ours, theirs = quantiles(probed["times"]), quantiles(fts_times)
+    figures.update(
+        {
+            "documents": stats["documents"],
+            "build_seconds": round(build_s, 1),
+            "build_docs_per_second": round(stats["documents"] / build_s),
+            "build_peak_rss_mib": build_rss,
+            "no_change_update_seconds": round(update_s, 2),
+            "index_mib": round(stats["size_bytes"] / 2**20, 1),
+            "query_ms": {k: round(v, 1) for k, v in ours.items()},
+            "searcher_rss_mib": round(probed["rss_mib"]),
+            "cold_search_seconds_median": round(statistics.median(cold), 2),
+            "fts5_build_seconds": round(fts_build_s, 1),
+            "fts5_query_ms": {k: round(v, 1) for k, v in theirs.items()},
+        }
+    )
+
+    print(f"corpus {args.corpus} ({stats['documents']:,} documents), {len(queries)} queries")
+    print(f"{'':<30}{'quicksearch':>14}{'FTS5':>12}{'ratio':>9}")
+    print(
+        f"{'full build (s)':<30}{build_s:>14.1f}{fts_build_s:>12.1f}{build_s / fts_build_s:>9.2f}"
+    )
+    for key in ("p50", "p95", "p99"):
+        a, b = ours[key], theirs[key]
+        print(f"{'query ' + key + ' (ms)':<30}{a:>14.1f}{b:>12.1f}{a / b:>9.2f}")
+    print(f"{'build docs/s':<30}{stats['documents'] / build_s:>14.0f}")
+    print(f"{'build peak RSS (MiB)':<30}{build_rss:>14}")
+    print(f"{'no-change update (s)':<30}{update_s:>14.2f}")
+    print(f"{'index size (MiB)':<30}{stats['size_bytes'] / 2**20:>14.1f}")
+    print(f"{'Searcher RSS after queries (MiB)':<30}{probed['rss_mib']:>14.0f}")
+    print(f"{'cold CLI search, median (s)':<30}{statistics.median(cold):>14.2f}")
+    print("(quicksearch queries include snippets; FTS5 queries include snippet())")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    if args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
