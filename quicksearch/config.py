@@ -21,6 +21,8 @@ class Settings:
     #: standing next to each other in it (relative to the question's own weight).
     exact_boost: float = 1.0
     pairs_boost: float = 0.5
+    #: Added to the score of pages whose question holds every word of the query.
+    question_cover_bonus: float = 10.0
     #: In queries of five or more words, scores are multiplied by (matched words / words) to
     #: this power (0 turns it off); shorter queries rank by matched words first.
     coordination: float = 1.0

@@ -181,6 +181,14 @@ class Ranker:
         for clause in words:
             if clause.word:
                 bonus += self.term_scores(clause.word, (EXACT_FIELD,), settings)[0]
+        if settings.question_cover_bonus and len(words) > 1:
+            covered = np.ones(self.size, dtype=bool)
+            for clause in words:
+                in_question = np.zeros(self.size, dtype=bool)
+                for term, _ in clause.variants:
+                    in_question[self.postings("question", term)[0]] = True
+                covered &= in_question
+            bonus += covered * np.float32(settings.question_cover_bonus)
         for first, second in itertools.pairwise(words):
             a, b = first.variants[0][0], second.variants[0][0]
             bonus += self.term_scores(pair_term(a, b), (PAIRS_FIELD,), settings)[0]

@@ -193,3 +193,20 @@ def test_duplicate_questions_collapse_to_the_best(tmp_path: Path) -> None:
     assert collapsed.total == 2 and everything.total == 3
     assert len({h.url for h in collapsed.hits} & {"/dup1", "/dup2"}) == 1
     assert sum(collapsed.facets.values()) == collapsed.total
+
+
+def test_question_holding_every_word_ranks_first(tmp_path: Path) -> None:
+    docs = [
+        Document(
+            url="/scattered",
+            question="Notes on marine life",
+            answer="Coral reefs host fish. Reef bleaching harms coral. Coral coral reef.",
+        ),
+        Document(
+            url="/asked",
+            question="Why do coral reefs bleach?",
+            answer="Warm water makes corals expel their algae.",
+        ),
+    ]
+    build_index(docs, tmp_path / "ix")
+    assert urls(tmp_path / "ix", "coral reef")[0] == "/asked"
