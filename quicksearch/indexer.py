@@ -348,14 +348,15 @@ def update_index(
     with writer_lock(root, timeout=lock_timeout):
         generation = current_generation(root)
         old = SourceTable.load(generation.path)
-        if old is not None and old.kind == ("folder" if folder else "documents"):
+        same_schema = generation.manifest.get("schema_version") == SCHEMA_VERSION
+        if same_schema and old is not None and old.kind == ("folder" if folder else "documents"):
             plan = _with_progress(
                 progress,
                 "checking",
                 lambda cb: _plan_update(source, folder, old, jobs, settings, cb),
             )
             return _apply_update(root, generation, old, plan, started, max_drop, force)
-    # No usable record of what the live index holds: rebuild it from the source.
+    # An index of another schema version, or no usable record of what it holds: rebuild it.
     return build_index(
         source,
         root,

@@ -180,3 +180,17 @@ def test_searcher_does_not_leak_file_handles_across_swaps(tmp_path: Path) -> Non
             assert searcher.search("lantern").total == 10
         after = len(list(fd_dir.iterdir()))
     assert after <= before + 2
+
+
+def test_update_of_an_older_schema_rebuilds(tmp_path: Path) -> None:
+    import json
+
+    from quicksearch.storage import current_generation
+
+    src, ix = corpus(tmp_path / "src"), tmp_path / "ix"
+    build_index(src, ix)
+    manifest = current_generation(ix).path / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "schema_version": 1}))
+    report = update_index(src, ix)
+    assert report.mode == "full" and report.documents == 10
+    assert len(urls(ix, "lantern")) == 10
