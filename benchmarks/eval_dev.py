@@ -38,6 +38,17 @@ def metrics(ranked: list[str], relevant: dict[str, int]) -> dict[str, float]:
     }
 
 
+def inputs_present(*, queries: Path, corpus: Path | None = None) -> bool:
+    """Say on stderr which input from ../shared is missing; True when all are there."""
+    if corpus is not None and not corpus.is_dir():
+        print(f"corpus folder not found: {corpus} (unpack ../shared/corpus first)", file=sys.stderr)
+        return False
+    if not queries.exists():
+        print(f"query file not found: {queries} (see ../shared/eval/)", file=sys.stderr)
+        return False
+    return True
+
+
 def latency_line(label: str, values: list[float]) -> str:
     cuts = statistics.quantiles(values, n=100)
     return (
@@ -51,8 +62,7 @@ def main() -> int:
     parser.add_argument("--index", required=True, help="index folder built from the corpus")
     parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
     args = parser.parse_args()
-    if not args.queries.exists():
-        print(f"query file not found: {args.queries} (see ../shared/eval/)", file=sys.stderr)
+    if not inputs_present(queries=args.queries):
         return 2
     queries = [json.loads(line) for line in args.queries.read_text().splitlines() if line.strip()]
     by_type: dict[str, list[dict[str, float]]] = defaultdict(list)

@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from eval_dev import inputs_present
 from relevance import build_fts5
 
 from quicksearch.analysis import STOP_WORDS
@@ -90,14 +91,7 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
-    if not args.corpus.is_dir():
-        print(
-            f"corpus folder not found: {args.corpus} (unpack ../shared/corpus first)",
-            file=sys.stderr,
-        )
-        return 2
-    if not args.queries.exists():
-        print(f"query file not found: {args.queries} (see ../shared/eval/)", file=sys.stderr)
+    if not inputs_present(corpus=args.corpus, queries=args.queries):
         return 2
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="qs-perf-"))
     index = workdir / "index"

@@ -17,13 +17,12 @@ import json
 import re
 import sqlite3
 import statistics
-import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from eval_dev import latency_line, metrics
+from eval_dev import inputs_present, latency_line, metrics
 
 from quicksearch import build_index, open_index
 from quicksearch.analysis import STOP_WORDS
@@ -73,14 +72,7 @@ def main() -> int:
     parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
     parser.add_argument("--rebuild", action="store_true", help="rebuild both indexes")
     args = parser.parse_args()
-    if not args.corpus.is_dir():
-        print(
-            f"corpus folder not found: {args.corpus} (unpack ../shared/corpus first)",
-            file=sys.stderr,
-        )
-        return 2
-    if not args.queries.exists():
-        print(f"query file not found: {args.queries} (see ../shared/eval/)", file=sys.stderr)
+    if not inputs_present(corpus=args.corpus, queries=args.queries):
         return 2
     queries = [json.loads(x) for x in args.queries.read_text().splitlines() if x.strip()]
 

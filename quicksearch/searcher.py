@@ -290,6 +290,8 @@ class Searcher:
 
 
 def _with_synonyms(expansion: Expansion, synonyms: Iterable[str]) -> Expansion:
+    if not synonyms:
+        return expansion
     variants = dict(expansion.variants)
     for term in synonyms:
         variants.setdefault(term, SYNONYM_WEIGHT)
