@@ -73,10 +73,6 @@ class BuildReport:
     #: Documents in the live index after this run.
     documents: int = 0
 
-    @property
-    def skipped_count(self) -> int:
-        return len(self.skipped)
-
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["skipped"] = [asdict(s) for s in self.skipped]

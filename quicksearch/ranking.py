@@ -23,7 +23,7 @@ from whoosh.reading import IndexReader
 from whoosh.util.numeric import byte_to_length
 
 from .config import Settings
-from .schema import EXACT_FIELD, PAIRS_FIELD, TEXT_FIELDS, pair_term
+from .schema import EXACT_FIELD, PAIRS_FIELD, TEXT_FIELDS, pair_term, subject_key
 
 __all__ = ["VOCABULARY_FILE", "Clause", "Ranked", "Ranker", "load_vocabulary", "read_vocabulary"]
 
@@ -140,10 +140,6 @@ class Ranker:
                 self._cached -= len(old_ids)
         return result
 
-    def doc_frequency(self, term: str) -> int:
-        """Documents containing ``term`` in any text field (an upper bound: the largest field)."""
-        return max(self._reader.doc_frequency(f, term) for f in TEXT_FIELDS)
-
     def _idf(self, df: int) -> float:
         n = self.documents
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
@@ -174,8 +170,8 @@ class Ranker:
         return scores, present
 
     def _bonus(self, clauses: Sequence[Clause], settings: Settings) -> np.ndarray:
-        """Extra score for query words written exactly as in a question, and for neighbouring
-        query words that stand together in it."""
+        """Extra score for query words written exactly as in a question, for a question that
+        holds every query word, and for neighbouring query words that stand together in it."""
         bonus = np.zeros(self.size, dtype=np.float32)
         words = [c for c in clauses if not c.phrase]
         for clause in words:
@@ -301,8 +297,6 @@ class Ranker:
 
     def subject_mask(self, subject_keys: Sequence[str]) -> np.ndarray:
         """Documents whose subject's filter key is every one of ``subject_keys``."""
-        from .schema import subject_key
-
         keys = [subject_key(name) for name in self._subject_names]
         allowed_codes = [i for i, k in enumerate(keys) if all(k == want for want in subject_keys)]
         return np.isin(self._subject_codes, allowed_codes)
