@@ -28,7 +28,7 @@ from .errors import (
     QuickSearchError,
     RebuildRefusedError,
 )
-from .models import BuildReport, Document, Hit, IndexStats, SearchResults, SkippedFile
+from .models import BuildReport, Completions, Document, Hit, IndexStats, SearchResults, SkippedFile
 from .synonyms import load_synonyms
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ __version__ = "0.1.0"
 __all__ = [
     "SCHEMA_VERSION",
     "BuildReport",
+    "Completions",
     "Document",
     "Hit",
     "IndexLockedError",

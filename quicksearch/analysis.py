@@ -77,13 +77,18 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-@lru_cache(maxsize=262_144)
-def normalize_word(raw: str) -> str:
-    """Lower-case, fold accents and apostrophes; ``""`` for a stop word or an overlong token."""
+def fold_word(raw: str) -> str:
+    """Lower-case, fold accents and apostrophes (stop words kept)."""
     word = raw.lower().replace("’", "'")
     if word.endswith("'s"):
         word = word[:-2]
-    word = _fold(word.replace("'", "").replace(",", ""))
+    return _fold(word.replace("'", "").replace(",", ""))
+
+
+@lru_cache(maxsize=262_144)
+def normalize_word(raw: str) -> str:
+    """Lower-case, fold accents and apostrophes; ``""`` for a stop word or an overlong token."""
+    word = fold_word(raw)
     if not word or word in STOP_WORDS or len(word) > _MAX_TOKEN_CHARS or word == "_" * len(word):
         return ""
     return word

@@ -316,5 +316,87 @@ def stats(index_dir: str, as_json: bool) -> None:
         print_stats(_console(), facts)
 
 
+@main.command()
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes (one per core serves most traffic).",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Let pages from ORIGIN call the API (repeatable; none by default).",
+)
+@click.option(
+    "--link-base",
+    default="",
+    metavar="URL",
+    help="Prefix for result links on the search page (e.g. https://example.org).",
+)
+@click.option(
+    "--synonyms",
+    type=click.Path(dir_okay=False),
+    envvar="QUICKSEARCH_SYNONYMS",
+    help="File of equivalent words, one comma-separated group per line.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
+@handle_errors
+def serve(
+    index_dir: str,
+    host: str,
+    port: int,
+    workers: int,
+    cors_origins: tuple[str, ...],
+    link_base: str,
+    synonyms: str | None,
+    log_level: str,
+) -> None:
+    """Serve the index over HTTP: a JSON API (/search, /suggest, /health, /openapi.json)
+    and a search page at /. A rebuild of the index is picked up without a restart.
+
+    \b
+    Example:
+        quicksearch serve --index index_data --port 8080
+        quicksearch serve --host 0.0.0.0 --workers 2 --cors-origin https://example.org
+    """
+    try:
+        from .server import ServerConfig
+        from .server import serve as run_server
+    except ImportError as exc:
+        raise QuickSearchError(
+            f"the server needs packages that are not installed ({exc.name})",
+            hint="pip install 'quicksearch[server]'",
+        ) from None
+    from .searcher import open_index
+    from .synonyms import load_synonyms
+
+    config = ServerConfig(
+        index_dir=index_dir,
+        cors_origins=cors_origins,
+        link_base=link_base.rstrip("/"),
+        synonyms=load_synonyms(synonyms) if synonyms else (),
+    )
+    # Fail here, with the usual message and exit code, rather than in every worker.
+    with open_index(index_dir) as searcher:
+        documents = searcher.stats().documents
+    click.echo(
+        f"Serving {documents} pages from {index_dir} on http://{host}:{port}/ (Ctrl+C to stop)",
+        err=True,
+    )
+    run_server(config, host=host, port=port, workers=workers, log_level=log_level)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

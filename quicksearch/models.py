@@ -110,7 +110,11 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchResults:
-    """One page of results for a query, with the exact total and subject facet counts."""
+    """One page of results for a query, with the exact total and subject facet counts.
+
+    ``facets`` counts the query's matches per subject before any subject filter, so an app can
+    show the other subjects beside the chosen one; a filtered ``total`` is that subject's count.
+    """
 
     query: str
     hits: list[Hit]
@@ -135,9 +139,32 @@ class SearchResults:
             "query": self.query,
             "total": self.total,
             "page": self.page,
+            "limit": self.limit,
+            "pages": self.pages,
             "suggestion": self.suggestion,
             "facets": dict(self.facets),
             "hits": [hit.to_dict() for hit in self.hits],
+        }
+
+
+@dataclass(frozen=True)
+class Completions:
+    """Completions of the last, unfinished word of a query, most frequent first.
+
+    ``queries`` are the whole query with that word completed, ready for an autocomplete list.
+    """
+
+    query: str
+    prefix: str
+    words: tuple[str, ...] = ()
+    queries: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "prefix": self.prefix,
+            "completions": list(self.words),
+            "queries": list(self.queries),
         }
 
 

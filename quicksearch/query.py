@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .analysis import analyze, stem
 from .cleaning import canonical_subject
 
-__all__ = ["ParsedQuery", "parse_query"]
+__all__ = ["ParsedQuery", "parse_query", "searchable_text"]
 
 _CLAUSE = re.compile(
     r'(?P<neg>-?)(?:(?P<field>subject):(?:"(?P<fquoted>[^"]*)"?|(?P<fword>[^\s"]+))'
@@ -22,6 +22,15 @@ _CLAUSE = re.compile(
     r"|(?P<word>[^\s\"]+))",
     re.IGNORECASE,
 )
+
+
+#: Never part of a word, and unwelcome when a query is echoed back into a page or a log.
+_UNSEARCHABLE = re.compile(r"[<>\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def searchable_text(text: str, max_chars: int) -> str:
+    """``text`` cut to ``max_chars``, angle brackets and control characters read as spaces."""
+    return _UNSEARCHABLE.sub(" ", text[:max_chars])
 
 
 @dataclass(frozen=True)
@@ -53,10 +62,14 @@ class ParsedQuery:
 
 
 def parse_query(text: str, *, max_chars: int = 1_000, max_terms: int = 32) -> ParsedQuery:
-    """Parse ``text``; input past ``max_chars`` or ``max_terms`` terms is cut, not refused."""
+    """Parse ``text``; input past ``max_chars`` or ``max_terms`` terms is cut, not refused.
+
+    Angle brackets and control characters are read as spaces (they are never part of a word),
+    so ``ParsedQuery.text``, which results echo, holds no markup.
+    """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    text = text[:max_chars]
+    text = searchable_text(text, max_chars)
     terms: dict[str, str] = {}  # term -> typed word, in query order
     phrases: list[tuple[str, ...]] = []
     ex_terms: list[str] = []

@@ -209,10 +209,10 @@ class Ranker:
         is a filter mask. With ``collapse``, pages asking the same question count once, as the
         best of them. ``settings`` overrides the ranker's weights for this query."""
         s = settings or self.settings
-        mask = self._live if allowed is None else self._live & allowed
+        base = self._live
         for clause in excluded:
             _, present = self._clause_scores(clause, s)
-            mask = mask & ~present
+            base = base & ~present
         total_scores = np.zeros(self.size, dtype=np.float32)
         coverage = np.zeros(self.size, dtype=np.int16)
         for clause in clauses:
@@ -223,42 +223,27 @@ class Ranker:
             total_scores += self._bonus(clauses, s)
         conjunctive = True
         if not clauses:  # a filter alone (subject:physics): every allowed document, index order
-            candidates = mask
+            candidates = base
         else:
-            candidates = mask & (coverage == len(clauses))
+            candidates = base & (coverage == len(clauses))
             # Too few pages have every word to fill a page: add those with some of the words
-            # (after them, for short queries). Depends on the page size, not the page number,
-            # so paging through one result list stays consistent.
+            # (after them, for short queries). Decided on the unfiltered matches and the page
+            # size only, so paging stays consistent and a subject's facet count is its total.
             if len(clauses) > 1 and np.count_nonzero(candidates) < count:
-                candidates = mask & (coverage > 0)
+                candidates = base & (coverage > 0)
                 conjunctive = False
-        docs = np.flatnonzero(candidates)
-        if not len(docs):
-            return Ranked([], [], 0, {}, conjunctive)
-        key = total_scores[docs].astype(np.float64)
-        if not conjunctive:
-            matched = coverage[docs].astype(np.float64)
-            if len(clauses) <= _STRICT_COVERAGE_UP_TO:
-                key += matched * 1e6  # short queries: more matched words always first
-            else:
-                # Long questions: a softer coordination factor.
-                key *= (matched / len(clauses)) ** s.coordination
-        if collapse:
-            # Best first (document order breaks ties), then the first of each question.
-            order = np.lexsort((docs, -key))
-            _, first = np.unique(self._question_codes[docs[order]], return_index=True)
-            order = order[np.sort(first)]
-            docs, key = docs[order], key[order]
-            ranked = np.arange(len(docs))
-        else:
-            ranked = None
+        # Facets ignore the subject filter, so an app can offer the other subjects' counts;
+        # a subject's count is the total that filtering on it gives.
+        facets = self._facets(np.flatnonzero(candidates), collapse)
+        if allowed is not None:
+            candidates = candidates & allowed
+        docs, key = self._order(candidates, total_scores, coverage, len(clauses), collapse, s)
         total = len(docs)
-        facets = self._facets(docs)
         if start >= total:
             return Ranked([], [], total, facets, conjunctive)
         wanted = min(total, start + count)
-        if ranked is not None:
-            top = ranked[:wanted]
+        if collapse:
+            top = np.arange(wanted)  # already in rank order
         elif wanted < total:
             top = np.argpartition(-key, wanted - 1)[:wanted]
             top = top[np.lexsort((docs[top], -key[top]))]
@@ -268,6 +253,36 @@ class Ranker:
         return Ranked(
             docs[page].tolist(), total_scores[docs[page]].tolist(), total, facets, conjunctive
         )
+
+    def _order(
+        self,
+        candidates: np.ndarray,
+        total_scores: np.ndarray,
+        coverage: np.ndarray,
+        n_clauses: int,
+        collapse: bool,
+        s: Settings,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate documents and their sort keys; with ``collapse``, sorted best first and
+        only the best page of each question kept."""
+        docs = np.flatnonzero(candidates)
+        key = total_scores[docs].astype(np.float64)
+        if not len(docs):
+            return docs, key
+        matched = coverage[docs].astype(np.float64)
+        if n_clauses > 1 and (matched < n_clauses).any():
+            if n_clauses <= _STRICT_COVERAGE_UP_TO:
+                key += matched * 1e6  # short queries: more matched words always first
+            else:
+                # Long questions: a softer coordination factor.
+                key *= (matched / n_clauses) ** s.coordination
+        if collapse:
+            # Best first (document order breaks ties), then the first of each question.
+            order = np.lexsort((docs, -key))
+            _, first = np.unique(self._question_codes[docs[order]], return_index=True)
+            order = order[np.sort(first)]
+            docs, key = docs[order], key[order]
+        return docs, key
 
     def _clause_scores(self, clause: Clause, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
         best = np.zeros(self.size, dtype=np.float32)
@@ -288,10 +303,15 @@ class Ranker:
             best = np.where(keep, best, 0.0).astype(np.float32)
         return best, present
 
-    def _facets(self, docs: np.ndarray) -> dict[str, int]:
+    def _facets(self, docs: np.ndarray, collapse: bool) -> dict[str, int]:
         if not len(docs):
             return {}
-        counts = np.bincount(self._subject_codes[docs], minlength=len(self._subject_names))
+        codes = self._subject_codes[docs].astype(np.int64)
+        if collapse:  # a question asked twice in one subject counts once there
+            questions = self._question_codes[docs].astype(np.int64)
+            width = int(questions.max()) + 1
+            codes = np.unique(codes * width + questions) // width
+        counts = np.bincount(codes, minlength=len(self._subject_names))
         pairs = [(self._subject_names[i], int(c)) for i, c in enumerate(counts) if c]
         return dict(sorted(((k, v) for k, v in pairs if k), key=lambda kv: (-kv[1], kv[0])))
 

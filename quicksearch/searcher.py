@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import os
 import re
 import threading
@@ -17,12 +18,13 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.searching import Searcher as WhooshSearcher
 
+from .analysis import fold_word
 from .cleaning import canonical_subject
 from .config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
 from .errors import IndexVersionError, InvalidArgumentError, QuickSearchError
 from .expansion import Expansion, Vocabulary, expand_word
-from .models import Hit, IndexStats, SearchResults
-from .query import ParsedQuery, parse_query
+from .models import Completions, Hit, IndexStats, SearchResults
+from .query import ParsedQuery, parse_query, searchable_text
 from .ranking import Clause, Ranker, load_vocabulary
 from .schema import TEXT_FIELDS, subject_key
 from .snippets import highlight, make_snippet
@@ -30,6 +32,11 @@ from .storage import Generation, current_generation, directory_size, pointer_sig
 from .synonyms import SYNONYM_WEIGHT, synonym_map
 
 __all__ = ["Searcher", "open_index"]
+
+_log = logging.getLogger("quicksearch")
+
+#: The word a query ends in (no trailing space): the one a person is still typing.
+_LAST_WORD = re.compile(r"\w+(?:['’]\w+)*$")
 
 
 class _Engine:
@@ -61,6 +68,10 @@ class _Engine:
             )
         return self._vocabulary
 
+    def warm(self) -> None:
+        """Load what the first search would otherwise load."""
+        _ = self.vocabulary
+
     def close(self) -> None:
         self.searcher.close()
         self.index.close()
@@ -82,6 +93,7 @@ class Searcher:
         self.index_dir = Path(index_dir)
         self.settings = settings
         self._lock = threading.RLock()
+        self._refresh_lock = threading.Lock()
         self._signature = pointer_signature(self.index_dir)
         self._engine: _Engine | None = self._open_live()
 
@@ -110,18 +122,37 @@ class Searcher:
         return self._engine is None
 
     def refresh(self) -> bool:
-        """Switch to the live generation if a rebuild replaced it; return True if it did."""
+        """Switch to the live generation if a rebuild replaced it; return True if it did.
+
+        The new generation is opened and warmed while searches go on against the old one, so
+        a swap costs no request more than a lock hand-over.
+        """
+        signature = pointer_signature(self.index_dir)
         with self._lock:
             engine = self._require_engine()
-            signature = pointer_signature(self.index_dir)
             if signature == self._signature:
                 return False
-            self._signature = signature
+        if not self._refresh_lock.acquire(blocking=False):
+            return False  # another thread is opening it; keep serving the old one meanwhile
+        try:
             if current_generation(self.index_dir).name == engine.generation.name:
+                with self._lock:
+                    self._signature = signature
                 return False
-            self._engine = self._open_live()
-            engine.close()
+            try:
+                fresh = self._open_live()
+                fresh.warm()
+            except QuickSearchError as exc:
+                # Keep serving the generation we have; the next call tries again.
+                _log.warning("cannot switch to the new index generation: %s", exc)
+                return False
+            with self._lock:
+                old = self._require_engine()
+                self._engine, self._signature = fresh, signature
+                old.close()
             return True
+        finally:
+            self._refresh_lock.release()
 
     def _open_live(self, attempts: int = 3) -> _Engine:
         # A writer may switch and prune generations between our reading CURRENT and opening
@@ -180,8 +211,8 @@ class Searcher:
         if parsed.is_empty and not subjects:
             return SearchResults(query=parsed.text, hits=[], total=0, page=page, limit=limit)
 
+        self.refresh()
         with self._lock:
-            self.refresh()
             engine = self._require_engine()
             expansions = [
                 _with_synonyms(
@@ -268,12 +299,35 @@ class Searcher:
             title_spans=title.spans,
         )
 
+    def complete(self, query: str, *, limit: int = 8) -> Completions:
+        """Completions of the query's last word (when the query ends in one), most frequent
+        first: the words as written in the pages, for an autocomplete list."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+            raise InvalidArgumentError("limit must be an integer from 1 to 100")
+        text = searchable_text(
+            query if isinstance(query, str) else "", self.settings.max_query_chars
+        )
+        match = _LAST_WORD.search(text)
+        prefix = fold_word(match.group()) if match else ""
+        if not prefix:
+            return Completions(query=text, prefix="")
+        self.refresh()
+        with self._lock:
+            words = self._require_engine().vocabulary.completions(prefix, limit)
+        head = text[: match.start()] if match else text
+        return Completions(
+            query=text,
+            prefix=prefix,
+            words=tuple(words),
+            queries=tuple(head + word for word in words),
+        )
+
     # -- facts -------------------------------------------------------------------------------
 
     def stats(self) -> IndexStats:
         """Document count, size on disk, build time, schema version and per-subject counts."""
+        self.refresh()
         with self._lock:
-            self.refresh()
             engine = self._require_engine()
             subjects = engine.ranker.rank([], collapse=False).facets
             documents = engine.searcher.doc_count()

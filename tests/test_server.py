@@ -1,0 +1,224 @@
+"""The HTTP API in-process (Starlette's test client): every endpoint, limit and hostile input."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx2")
+
+from starlette.testclient import TestClient
+
+from quicksearch import build_index
+from quicksearch.server import OPENAPI, ServerConfig, create_app
+
+from .conftest import FIXTURES, write_page
+
+# Markup allowed in any string of a response: the highlight tags, nothing else.
+OTHER_MARKUP = re.compile(r"<(?!/?mark>)")
+
+
+def strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from strings(v)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    index_dir = tmp_path_factory.mktemp("server") / "ix"
+    build_index(FIXTURES / "pages", index_dir, jobs=1)
+    app = create_app(ServerConfig(index_dir=str(index_dir), refresh_seconds=0.05))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_search_returns_the_cli_json_shape(client: TestClient) -> None:
+    response = client.get("/search", params={"q": "regulated exocytosis"})
+    assert response.status_code == 200
+    data = response.json()
+    assert set(data) >= {"query", "total", "page", "suggestion", "facets", "hits", "limit"}
+    first = data["hits"][0]
+    assert first["url"] == "/learn/biology/questions/what-triggers-regulated-exocytosis"
+    assert set(first) == {"url", "title", "title_html", "subject", "date", "score", "snippet"}
+    assert "<mark>" in first["snippet"] and "<mark>" in first["title_html"]
+
+
+def test_paging_limit_and_subject(client: TestClient) -> None:
+    everything = client.get("/search", params={"q": "acid OR exocytosis", "limit": 1}).json()
+    assert len(everything["hits"]) == 1 and everything["total"] >= 2
+    second = client.get("/search", params={"q": "acid OR exocytosis", "limit": 1, "page": 2})
+    assert second.json()["hits"][0]["url"] != everything["hits"][0]["url"]
+    chemistry = client.get("/search", params={"q": "acid OR exocytosis", "subject": "CHEMISTRY"})
+    data = chemistry.json()
+    assert data["hits"] and {h["subject"] for h in data["hits"]} == {"Chemistry"}
+    assert data["facets"] == everything["facets"]  # facets ignore the filter
+    assert data["total"] == data["facets"]["Chemistry"]
+
+
+def test_unknown_subject_is_an_empty_result(client: TestClient) -> None:
+    response = client.get("/search", params={"q": "acid", "subject": "Underwater Basket Weaving"})
+    assert response.status_code == 200
+    assert response.json()["hits"] == [] and response.json()["total"] == 0
+
+
+def test_suggest_completes_the_last_word(client: TestClient) -> None:
+    data = client.get("/suggest", params={"q": "regulated exocy"}).json()
+    assert data["prefix"] == "exocy"
+    assert "exocytosis" in data["completions"]
+    assert "regulated exocytosis" in data["queries"]
+    # A finished word (trailing space) has nothing to complete.
+    assert client.get("/suggest", params={"q": "exocy "}).json()["completions"] == []
+    assert client.get("/suggest", params={"q": ""}).json()["completions"] == []
+
+
+def test_health_reports_generation_and_count(client: TestClient) -> None:
+    data = client.get("/health").json()
+    assert data["status"] == "ok"
+    assert data["documents"] == 7  # 8 fixture pages, one of them no_index
+    assert data["generation"].startswith("gen-")
+
+
+def test_openapi_describes_every_endpoint(client: TestClient) -> None:
+    data = client.get("/openapi.json").json()
+    assert data == OPENAPI
+    assert set(data["paths"]) == {"/search", "/suggest", "/health"}
+    assert data["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/search", {"q": "x" * 501}),
+        ("/search", {"q": "acid", "limit": "10000"}),
+        ("/search", {"q": "acid", "limit": "0"}),
+        ("/search", {"q": "acid", "limit": "ten"}),
+        ("/search", {"q": "acid", "page": "-1"}),
+        ("/search", {"q": "acid", "page": "0"}),
+        ("/search", {"q": "acid", "page": "99999999999999999999999"}),
+        ("/search", {"q": "acid", "subject": "s" * 101}),
+        ("/suggest", {"q": "x" * 501}),
+        ("/suggest", {"q": "x", "limit": "500"}),
+    ],
+)
+def test_bad_parameters_get_a_400_that_says_why(
+    client: TestClient, path: str, params: dict[str, str]
+) -> None:
+    response = client.get(path, params=params)
+    assert response.status_code == 400
+    assert response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "raw_query",
+    [
+        "q=%ff%fe%fd",  # not UTF-8
+        "q=%E2%82",  # truncated UTF-8 sequence
+        "q=%",  # broken percent-encoding
+        "q=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "q=%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E",
+        "q=acid&q=base",
+        "q=%00%01",
+        "q=subject%3A%22",
+        "q=-acid",
+        "q=%F0%9F%99%82%F0%9F%99%82",
+    ],
+)
+def test_hostile_queries_get_a_normal_answer_without_markup(
+    client: TestClient, raw_query: str
+) -> None:
+    for path in ("/search", "/suggest"):
+        response = client.get(f"{path}?{raw_query}")
+        assert response.status_code == 200, response.text
+        assert not any(OTHER_MARKUP.search(s) for s in strings(response.json()))
+
+
+def test_unknown_paths_and_methods_are_json_4xx(client: TestClient) -> None:
+    assert client.get("/nope").status_code == 404
+    assert client.get("/nope").json()["error"]
+    assert client.post("/search", data={"q": "acid"}).status_code == 405
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(q=st.text(max_size=600), page=st.text(max_size=4), limit=st.text(max_size=4))
+def test_no_request_causes_a_server_error(
+    client: TestClient, q: str, page: str, limit: str
+) -> None:
+    for path in ("/search", "/suggest"):
+        response = client.get(path, params={"q": q, "page": page, "limit": limit})
+        assert response.status_code in (200, 400)
+        assert not any(OTHER_MARKUP.search(s) for s in strings(response.json()))
+
+
+def test_page_is_self_contained(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    body = response.text
+    assert 'id="q"' in body
+    # No external assets: nothing is loaded from another origin.
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", body)
+
+
+def test_link_base_is_escaped_into_the_page(tmp_path: Path) -> None:
+    index_dir = tmp_path / "ix"
+    build_index(FIXTURES / "pages", index_dir, jobs=1)
+    config = ServerConfig(index_dir=str(index_dir), link_base='https://x.org/</script><b>"')
+    with TestClient(create_app(config)) as test_client:
+        body = test_client.get("/").text
+    assert "</script><b>" not in body
+    assert "https://x.org/\\u003c/script\\u003e\\u003cb\\u003e" in body
+
+
+def test_cors_is_off_by_default_and_configurable(client: TestClient, tmp_path: Path) -> None:
+    origin = {"Origin": "https://site.example"}
+    assert "access-control-allow-origin" not in client.get("/search?q=acid", headers=origin).headers
+    index_dir = tmp_path / "ix"
+    build_index(FIXTURES / "pages", index_dir, jobs=1)
+    config = ServerConfig(index_dir=str(index_dir), cors_origins=("https://site.example",))
+    with TestClient(create_app(config)) as cors_client:
+        allowed = cors_client.get("/search?q=acid", headers=origin)
+        other = cors_client.get("/search?q=acid", headers={"Origin": "https://evil.example"})
+    assert allowed.headers["access-control-allow-origin"] == "https://site.example"
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_rebuild_is_served_without_a_restart(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(FIXTURES / "pages", pages)
+    index_dir = tmp_path / "ix"
+    build_index(pages, index_dir, jobs=1)
+    config = ServerConfig(index_dir=str(index_dir), refresh_seconds=0.05)
+    with TestClient(create_app(config)) as test_client:
+        before = test_client.get("/health").json()
+        assert test_client.get("/search", params={"q": "zebrafish"}).json()["total"] == 0
+        write_page(
+            pages,
+            "biology/zebrafish.md",
+            url="/learn/biology/questions/zebrafish-regeneration",
+            question="How do zebrafish regenerate their fins?",
+            answer="Zebrafish regrow fins from a blastema of dedifferentiated cells.",
+            page_id=99,
+        )
+        build_index(pages, index_dir, jobs=1)
+        found = test_client.get("/search", params={"q": "zebrafish"}).json()
+        after = test_client.get("/health").json()
+    assert found["hits"][0]["url"] == "/learn/biology/questions/zebrafish-regeneration"
+    assert after["documents"] == before["documents"] + 1
+    assert after["generation"] != before["generation"]
