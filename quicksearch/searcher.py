@@ -154,6 +154,13 @@ class Searcher:
         finally:
             self._refresh_lock.release()
 
+    def warm(self) -> None:
+        """Load now what the first search would load (a server calls this before serving)."""
+        self.refresh()
+        with self._lock:
+            self._require_engine().warm()
+        self.search("warm up", limit=1)
+
     def _open_live(self, attempts: int = 3) -> _Engine:
         # A writer may switch and prune generations between our reading CURRENT and opening
         # the folder it names; if CURRENT moved meanwhile, read it again.

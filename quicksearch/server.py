@@ -205,7 +205,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         own = searcher is None
         state["searcher"] = searcher or Searcher(config.index_dir, settings=settings)
-        await run_in_threadpool(current().refresh)
+        await run_in_threadpool(current().warm)
         task = asyncio.create_task(_follow_rebuilds(current(), config.refresh_seconds))
         try:
             yield
@@ -268,10 +268,13 @@ def app_from_env() -> Starlette:
 
 def serve(config: ServerConfig, *, host: str, port: int, workers: int, log_level: str) -> None:
     """Run the server until interrupted (what ``quicksearch serve`` calls)."""
+    import socket
+
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     os.environ[CONFIG_ENV] = config.to_env()
-    uvicorn.run(
+    uv_config = uvicorn.Config(
         "quicksearch.server:app_from_env",
         factory=True,
         host=host,
@@ -282,6 +285,16 @@ def serve(config: ServerConfig, *, host: str, port: int, workers: int, log_level
         server_header=False,
         proxy_headers=True,
     )
+    if workers == 1:
+        uvicorn.Server(uv_config).run()
+        return
+    sock = uv_config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        # uvicorn's shared socket has proto 0, so asyncio leaves Nagle on for the connections
+        # it accepts, and keep-alive responses stall ~40 ms on delayed ACKs. Say it is TCP.
+        sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(uv_config, sockets=[sock]).run()
 
 
 def _param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
