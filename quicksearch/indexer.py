@@ -12,7 +12,6 @@ import datetime as dt
 import multiprocessing
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -32,8 +31,9 @@ from .errors import (
     RebuildRefusedError,
 )
 from .models import BuildReport, Document, SkippedFile
+from .parallel import QuickWriter, build_segments, worker_setup
 from .ranking import VOCABULARY_FILE, load_vocabulary, save_vocabulary
-from .schema import KEYWORD_SEPARATOR, counting_words, make_schema, question_key, subject_key
+from .schema import counting_words, document_fields, make_schema
 from .sources import (
     OK,
     SOURCES_FILE,
@@ -51,7 +51,6 @@ from .storage import (
     new_generation_dir,
     prune,
     publish,
-    release_inherited_locks,
     switch_to,
     writer_lock,
 )
@@ -82,22 +81,10 @@ def _scan(
     with ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("fork"),
-        initializer=_worker_setup,
+        initializer=worker_setup,
         initargs=(os.getpid(),),
     ) as pool:
         yield from pool.map(scan_task, tasks, chunksize=64)
-
-
-def _worker_setup(parent_pid: int) -> None:
-    """Pool worker setup: let go of the writer lock; end soon after the builder dies."""
-    release_inherited_locks()
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def _folder_tasks(root: Path, settings: Settings) -> list[tuple[str, str, int]]:
@@ -130,25 +117,6 @@ def _checked_documents(source: Iterable[Any]) -> Iterator[Document]:
 # -- writing -----------------------------------------------------------------------------------
 
 
-def _engine_fields(doc: Document) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "url": doc.url,
-        "question": doc.question,
-        "question_exact": doc.question,
-        "question_pairs": doc.question,
-        "question_key": question_key(doc.question),
-        "keywords": KEYWORD_SEPARATOR.join(doc.keywords),
-        "answer": doc.answer,
-        "subject": doc.subject,
-        "subject_key": subject_key(doc.subject),
-        "id": doc.id,
-        "source": doc.source,
-    }
-    if doc.date is not None:
-        fields["date"] = dt.datetime.combine(doc.date, dt.time())
-    return fields
-
-
 class _Ticker:
     """Calls a progress callback every so often, and always at the end."""
 
@@ -158,6 +126,11 @@ class _Ticker:
     def tick(self) -> None:
         self.done += 1
         if self.callback is not None and self.done % 250 == 0:
+            self.callback(self.done, self.total)
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if self.callback is not None:
             self.callback(self.done, self.total)
 
     def finish(self) -> None:
@@ -237,20 +210,22 @@ def build_index(
         items: Iterable[tuple[SourceRecord, Document | None]] = _scan(tasks, jobs)
         total: int | None = len(tasks)
         kind, shown_root = "folder", folder
+        parallel = jobs > 1 and len(tasks) >= _PARALLEL_MIN_FILES
     else:
         items = records_for_documents(_checked_documents(source))  # type: ignore[arg-type]
         total = len(source) if hasattr(source, "__len__") else None  # type: ignore[arg-type]
         kind, shown_root = "documents", None
+        parallel = False
 
     with writer_lock(root, timeout=lock_timeout):
         live = _live_documents(root)
         tmp_dir = new_generation_dir(root)
         try:
-            indexed, table, extra_skipped = _with_progress(
-                progress,
-                "indexing",
-                lambda cb: _write_full(tmp_dir, items, kind, _Ticker(cb, total)),
-            )
+            if parallel:
+                write = lambda cb: _write_parallel(tmp_dir, tasks, jobs, _Ticker(cb, total))  # noqa: E731
+            else:
+                write = lambda cb: _write_full(tmp_dir, items, kind, _Ticker(cb, total))  # noqa: E731
+            indexed, table, extra_skipped = _with_progress(progress, "indexing", write)
             _guard(live, (live or 0) - indexed, max_drop, force, "replace the index")
             table.save(tmp_dir)
             generation = publish(root, tmp_dir, _manifest(indexed, "full", table))
@@ -279,13 +254,25 @@ def _write_full(
     ticker: _Ticker,
 ) -> tuple[int, SourceTable, list[SkippedFile]]:
     ix = whoosh_index.create_in(str(path), make_schema())
-    writer = ix.writer(limitmb=_WRITER_MB, compound=False)
+    writer = QuickWriter(ix, limitmb=_WRITER_MB, compound=False)
     with counting_words() as words:
         result = _add_all(writer, items, kind, ticker)
     with ix.reader() as reader:
         save_vocabulary(reader, dict(words), path)
     ix.close()
     return result
+
+
+def _write_parallel(
+    path: Path, tasks: list[tuple[str, str, int]], jobs: int, ticker: _Ticker
+) -> tuple[int, SourceTable, list[SkippedFile]]:
+    indexed, table, words = build_segments(path, tasks, jobs, ticker.advance)
+    ticker.finish()
+    ix = whoosh_index.open_dir(str(path))
+    with ix.reader() as reader:
+        save_vocabulary(reader, words, path)
+    ix.close()
+    return indexed, table, []
 
 
 def _add_all(
@@ -304,7 +291,7 @@ def _add_all(
             if record.status != OK or doc is None or record.url in seen_urls:
                 continue
             seen_urls.add(record.url)  # type: ignore[arg-type]
-            writer.add_document(**_engine_fields(doc))
+            writer.add_document(**document_fields(doc))
     except BaseException:
         writer.cancel()
         raise
@@ -474,7 +461,7 @@ def _apply_update(
         try:
             _link_generation(generation.path, tmp_dir)
             ix = whoosh_index.open_dir(str(tmp_dir))
-            writer = ix.writer(limitmb=_WRITER_MB, compound=False)
+            writer = QuickWriter(ix, limitmb=_WRITER_MB, compound=False)
             # Words of new pages are added to the old counts (removed pages are not subtracted:
             # the counts only rank spelling suggestions and completions).
             with ix.reader() as reader:
@@ -484,7 +471,7 @@ def _apply_update(
                     for url in deletes:
                         writer.delete_by_term("url", url)
                     for doc in writes:
-                        writer.update_document(**_engine_fields(doc))
+                        writer.update_document(**document_fields(doc))
             except BaseException:
                 writer.cancel()
                 raise

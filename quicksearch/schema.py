@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import itertools
 import re
 from collections import Counter
@@ -14,6 +15,7 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.system import pack_uint
 
 from .analysis import TOKEN_PATTERN, analyze, normalize_word, stem
+from .models import Document
 
 _TOKEN = re.compile(TOKEN_PATTERN)
 
@@ -195,3 +197,23 @@ KEYWORD_SEPARATOR = " , "
 def subject_key(subject: str) -> str:
     """The filter key of a (canonical) subject."""
     return subject.casefold()
+
+
+def document_fields(doc: Document) -> dict[str, Any]:
+    """The engine fields of a Document, as the writer takes them."""
+    fields: dict[str, Any] = {
+        "url": doc.url,
+        "question": doc.question,
+        "question_exact": doc.question,
+        "question_pairs": doc.question,
+        "question_key": question_key(doc.question),
+        "keywords": KEYWORD_SEPARATOR.join(doc.keywords),
+        "answer": doc.answer,
+        "subject": doc.subject,
+        "subject_key": subject_key(doc.subject),
+        "id": doc.id,
+        "source": doc.source,
+    }
+    if doc.date is not None:
+        fields["date"] = dt.datetime.combine(doc.date, dt.time())
+    return fields

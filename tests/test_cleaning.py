@@ -1,5 +1,7 @@
+import re
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quicksearch.cleaning import canonical_subject, clean_answer, clean_text, latex_to_text
@@ -91,3 +93,11 @@ def test_clean_answer_never_raises_and_leaves_no_literal_newlines(raw: str) -> N
 @given(st.text(alphabet=st.sampled_from(list("ab $\\{}^_nfrac`*#\n")), max_size=200))
 def test_clean_answer_never_raises_on_latex_like_soup(raw: str) -> None:
     assert isinstance(clean_answer(raw), str)
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="ab1é_ ,.'’?:;/%-*#&$\\`[]()<>!|~+=\n\t", max_size=40))
+def test_one_line_fast_path_agrees_with_the_rules(raw: str) -> None:
+    # Plain lines skip the cleaning rules; whatever the input, the result must be the rules'.
+    expected = re.sub(r"\s+", " ", clean_answer(raw)).strip()
+    assert clean_text(raw) == expected
