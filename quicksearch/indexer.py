@@ -266,12 +266,9 @@ def _write_full(
 def _write_parallel(
     path: Path, tasks: list[tuple[str, str, int]], jobs: int, ticker: _Ticker
 ) -> tuple[int, SourceTable, list[SkippedFile]]:
-    indexed, table, words = build_segments(path, tasks, jobs, ticker.advance)
+    indexed, table, words, terms = build_segments(path, tasks, jobs, ticker.advance)
     ticker.finish()
-    ix = whoosh_index.open_dir(str(path))
-    with ix.reader() as reader:
-        save_vocabulary(reader, words, path)
-    ix.close()
+    save_vocabulary(None, words, path, terms=terms)
     return indexed, table, []
 
 

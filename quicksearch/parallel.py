@@ -3,12 +3,12 @@ index segment; the parent only hands out pages and joins the segments.
 
 Whoosh's writer is pure Python, so one writer process, however fast its feeders, bounds a build
 (its posting pool and commit were most of a build's profile). Here every core runs the whole
-pipeline for a share of the pages, taken a chunk at a time from a shared queue so the cores
-finish together. The parent then lists the workers' segments in one table of contents and
-deletes the few pages that lost their url to an earlier page (url ownership is decided over the
-whole folder, as in a one-process build). The workers are forked (so any caller works, scripts
-without a ``__main__`` guard included), drop the inherited writer lock, and exit if the parent
-dies, as the parse workers of an update do.
+pipeline for a share of the pages, dealt out in small chunks so the cores finish together. The
+parent then lists the workers' segments in one table of contents and deletes the few pages that
+lost their url to an earlier page (url ownership is decided over the whole folder, as in a
+one-process build). The workers are forked (so any caller works, scripts without a ``__main__``
+guard included), drop the inherited writer lock, and exit if the parent dies, as the parse
+workers of an update do.
 """
 
 from __future__ import annotations
@@ -18,28 +18,32 @@ import queue
 import random
 import threading
 import time
+from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, _lenfield
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
+from .analysis import stem
 from .errors import QuickSearchError
-from .schema import counting_words, document_fields, make_schema
+from .schema import TEXT_FIELDS, counting_words, document_fields, kept_words, make_schema
 from .sources import OK, SourceRecord, SourceTable, scan_task
 from .storage import release_inherited_locks
 
 __all__ = ["QuickWriter", "build_segments", "worker_setup"]
 
-#: Pages per queue item: small enough to balance the cores, large enough to cost little.
+#: Pages per chunk: small enough to balance the cores, large enough to cost little.
 CHUNK = 64
 _WRITER_MB = 192
+BLOCK_POSTINGS = int(os.environ.get("QS_BLOCK", "1024"))
+BLOCK_ZLIB = int(os.environ.get("QS_ZLIB", "1"))
 
 
 def worker_setup(parent_pid: int) -> None:
@@ -62,30 +66,104 @@ class _Lengths:
         self._per_doc = per_doc
         self._tables: dict[str, list[int | None]] = {}
 
-    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int | None:
+    def table(self, fieldname: str) -> list[int | None] | None:
+        """Length of the field in each document (None where Whoosh reads None)."""
         table = self._tables.get(fieldname)
         if table is None:
             column = self._per_doc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
             if column is None:
-                return default
+                return None
             count = self._per_doc.doc_count_all()
             # As Whoosh's reader: a zero byte reads as None.
             table = [byte_to_length(b) if b else None for b in (column[i] for i in range(count))]
             self._tables[fieldname] = table
-        return table[docnum]
+        return table
 
     def close(self) -> None:
         self._per_doc.close()
 
 
+class _TermPool:
+    """Postings grouped by term as they arrive. Whoosh's pool keeps one tuple per posting,
+    sorts them all at commit and spills sorted runs to disk when it fills; grouping costs
+    about as much per posting as its bookkeeping did, and leaves only the terms to sort."""
+
+    def __init__(self) -> None:
+        self.terms: dict[tuple[str, bytes], tuple[array[int], array[float], list[bytes]]] = {}
+        self.fieldnames: set[str] = set()
+
+    def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
+        fieldname, btext, docnum, weight, value = item
+        entry = self.terms.get((fieldname, btext))
+        if entry is None:
+            entry = self.terms[(fieldname, btext)] = (array("I"), array("f"), [])
+            self.fieldnames.add(fieldname)
+        entry[0].append(docnum)
+        entry[1].append(weight)
+        entry[2].append(value or b"")
+
+    def iter_postings(self) -> Iterator[tuple[str, bytes, int, float, bytes]]:
+        for (fieldname, btext), (docs, weights, values) in sorted(self.terms.items()):
+            for i, docnum in enumerate(docs):
+                yield fieldname, btext, docnum, weights[i], values[i]
+
+    def cleanup(self) -> None:
+        self.terms.clear()
+
+
+def _write_term(
+    postings: Any, docs: array[int], weights: array[float], values: list[bytes], lengths: Any
+) -> None:
+    """Fill a Whoosh postings writer's blocks a block at a time, with the statistics that
+    its per-posting ``add_posting`` would have kept (the bytes written are the same)."""
+    limit = postings._blocklimit
+    for start in range(0, len(docs), limit):
+        if postings._ids:
+            postings._write_block()
+        block_docs = docs[start : start + limit]
+        block_weights = weights[start : start + limit]
+        postings._ids.extend(block_docs)
+        postings._weights.extend(block_weights)
+        postings._values.extend(v for v in values[start : start + limit] if v)
+        postings._maxweight = max(0, max(block_weights))
+        if lengths is not None:
+            known = [n for n in map(lengths.__getitem__, block_docs) if n]
+            if known:
+                postings._minlength = min(known)
+                postings._maxlength = max(known)
+
+
 class QuickWriter(SegmentWriter):
-    """Whoosh's segment writer with field lengths looked up in memory at commit."""
+    """Whoosh's segment writer, made cheaper where a build spends its time: postings are
+    grouped by term in memory and written a block at a time, with field lengths read once
+    per field; posting blocks are larger (the ranker reads whole lists, so small blocks only
+    cost time)."""
+
+    def __init__(self, ix: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("codec", W3Codec(blocklimit=BLOCK_POSTINGS, compression=BLOCK_ZLIB))
+        super().__init__(ix, **kwargs)
+        self.pool.cleanup()
+        self.pool = _TermPool()
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         lengths = _Lengths(self.per_document_reader()) if self.codec.length_stats else None
-        self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
-        self.fieldwriter.close()
+        writer = self.fieldwriter
+        current = None
+        table = None
+        for (fieldname, btext), (docs, weights, values) in sorted(self.pool.terms.items()):
+            if fieldname != current:
+                if current is not None:
+                    writer.finish_field()
+                writer.start_field(fieldname, self.schema[fieldname])
+                current = fieldname
+                table = lengths.table(fieldname) if lengths is not None else None
+            writer.start_term(btext)
+            _write_term(writer._postwriter, docs, weights, values, table)
+            writer.finish_term()
+        if current is not None:
+            writer.finish_field()
+        writer.close()
         if lengths is not None:
             lengths.close()
 
@@ -98,7 +176,9 @@ class _WorkerStorage(FileStorage):
         return super().temp_storage(f"{name or 'tmp'}.{os.getpid()}")
 
 
-def _segment_worker(path: str, tasks: Any, results: Any, parent_pid: int, worker: int) -> None:
+def _segment_worker(
+    path: str, chunks: list[list[tuple[str, str, int]]], results: Any, parent_pid: int, worker: int
+) -> None:
     try:
         worker_setup(parent_pid)
         random.seed()  # forked workers share the parent's state; Whoosh names segments with it
@@ -107,7 +187,7 @@ def _segment_worker(path: str, tasks: Any, results: Any, parent_pid: int, worker
         records: list[SourceRecord] = []
         added: list[tuple[str, int]] = []  # (page key, document number in this segment)
         with counting_words() as words:
-            while (chunk := tasks.get()) is not None:
+            for chunk in chunks:
                 for task in chunk:
                     record, doc = scan_task(task)
                     records.append(record)
@@ -115,6 +195,10 @@ def _segment_worker(path: str, tasks: Any, results: Any, parent_pid: int, worker
                         added.append((record.key, writer.docnum))
                         writer.add_document(**document_fields(doc))
                 results.put(("progress", worker, len(chunk)))
+            frequencies: dict[str, dict[str, int]] = {}
+            for (fieldname, btext), (docs, _, _) in writer.pool.terms.items():
+                if fieldname in TEXT_FIELDS:
+                    frequencies.setdefault(fieldname, {})[btext.decode("utf-8")] = len(docs)
             if added:
                 segment = writer._finalize_segment()
             else:
@@ -122,7 +206,7 @@ def _segment_worker(path: str, tasks: Any, results: Any, parent_pid: int, worker
                 writer._close_segment()
             writer._finish()
             counts = dict(words)
-        results.put(("done", worker, (segment, records, added, counts)))
+        results.put(("done", worker, (segment, records, added, counts, frequencies)))
     except BaseException as exc:  # report, never hang the parent
         results.put(("error", worker, f"{type(exc).__name__}: {exc}"))
 
@@ -132,32 +216,31 @@ def build_segments(
     tasks: list[tuple[str, str, int]],
     jobs: int,
     tick: Callable[[int], None],
-) -> tuple[int, SourceTable, dict[str, int]]:
+) -> tuple[int, SourceTable, dict[str, int], dict[str, int]]:
     """Index the pages of ``tasks`` into a new index at ``path`` with ``jobs`` processes.
 
-    Returns the number of documents, the source table and the word counts (for spelling).
+    Returns the number of documents, the source table, the word counts and the document
+    frequency of each term (for spelling and completion).
     """
     import multiprocessing
 
     ix = whoosh_index.create_in(str(path), make_schema())
     context = multiprocessing.get_context("fork")
-    task_queue = context.Queue()
     results = context.Queue()
-    for start in range(0, len(tasks), CHUNK):
-        task_queue.put(tasks[start : start + CHUNK])
-    for _ in range(jobs):
-        task_queue.put(None)
+    chunks = [tasks[start : start + CHUNK] for start in range(0, len(tasks), CHUNK)]
     workers = [
         context.Process(
             target=_segment_worker,
-            args=(str(path), task_queue, results, os.getpid(), n),
+            # Chunks dealt round-robin rather than from a shared queue: the same folder then
+            # gives the same document order, so equal scores rank the same after every build.
+            args=(str(path), chunks[n::jobs], results, os.getpid(), n),
             daemon=True,
         )
         for n in range(jobs)
     ]
     for process in workers:
         process.start()
-    outputs: dict[int, tuple[Any, list[SourceRecord], list[tuple[str, int]], dict[str, int]]] = {}
+    outputs: dict[int, tuple[Any, ...]] = {}
     try:
         while len(outputs) < jobs:
             try:
@@ -189,15 +272,18 @@ def build_segments(
     words: Counter[str] = Counter()
     segments = []
     losers: list[int] = []
+    field_frequencies: dict[str, Counter[str]] = {}
     for n in range(jobs):
-        segment, worker_records, _, counts = outputs[n]
+        _, worker_records, _, counts, frequencies = outputs[n]
         records.update((r.key, r) for r in worker_records)
         words.update(counts)
+        for fieldname, dfs in frequencies.items():
+            field_frequencies.setdefault(fieldname, Counter()).update(dfs)
     table = SourceTable("folder", dict(sorted(records.items())))
     owners = table.owners()
     base = 0
     for n in range(jobs):
-        segment, _, added, _ = outputs[n]
+        segment, _, added, _, _ = outputs[n]
         if segment is None:
             continue
         segments.append(segment)
@@ -207,9 +293,35 @@ def build_segments(
     TOC(ix.schema, segments, 1).write(ix.storage, ix.indexname)
     if losers:  # pages whose url an earlier page (in key order) already holds
         ix = whoosh_index.open_dir(str(path))
+        with ix.reader() as reader:
+            for docnum in losers:
+                _uncount(reader.stored_fields(docnum), words, field_frequencies)
         writer = ix.writer()
         for docnum in losers:
             writer.delete_document(docnum)
         writer.commit(merge=False)
     ix.close()
-    return len(owners), table, dict(words)
+    # As read_vocabulary reads them: each term's largest document frequency over the fields.
+    terms: dict[str, int] = {}
+    for dfs in field_frequencies.values():
+        for term, df in dfs.items():
+            if df > terms.get(term, 0):
+                terms[term] = df
+    return len(owners), table, {w: n for w, n in words.items() if n > 0}, terms
+
+
+def _uncount(
+    stored: dict[str, Any], words: Counter[str], field_frequencies: dict[str, Counter[str]]
+) -> None:
+    """Take a deleted page's words and terms back out of the counts (a one-process build never
+    counts them), so both builds store the same vocabulary."""
+    for fieldname in TEXT_FIELDS:
+        kept = kept_words(stored.get(fieldname) or "")
+        words.subtract(kept)
+        dfs = field_frequencies.get(fieldname)
+        if dfs is None:
+            continue
+        for term in {stem(w) for w in kept}:
+            dfs[term] -= 1
+            if dfs[term] <= 0:
+                del dfs[term]

@@ -86,7 +86,12 @@ class Ranker:
                     self._lengths[field][offset : offset + count] = _LENGTH_OF_BYTE[raw]
         live_count = max(1, int(self._live.sum()))
         self.documents = int(self._live.sum())
-        self._avg = {f: max(1.0, reader.field_length(f) / live_count) for f in fields}
+        self._deletions = self.documents < self.size
+        dead = ~self._live
+        self._avg = {
+            f: max(1.0, (reader.field_length(f) - float(self._lengths[f][dead].sum())) / live_count)
+            for f in fields
+        }
         subjects = list(reader.column_reader("subject")) if reader.has_column("subject") else []
         names, codes = np.unique(
             np.array(subjects or [""] * self.size, dtype=object), return_inverse=True
@@ -164,7 +169,10 @@ class Ranker:
                 continue
             b = s.bm25_b if field in ("keywords", "answer") else s.question_b
             norm = s.bm25_k1 * (1.0 - b + b * self._lengths[field][ids] / self._avg[field])
-            idf = self._idf(len(ids))
+            # Deleted pages keep their postings until a merge: count live documents only, so
+            # an index with deletions scores like one built without those pages.
+            df = int(np.count_nonzero(self._live[ids])) if self._deletions else len(ids)
+            idf = self._idf(df)
             scores[ids] += boosts[field] * idf * tf * (s.bm25_k1 + 1.0) / (tf + norm)
             present[ids] = True
         return scores, present
@@ -336,12 +344,20 @@ def read_vocabulary(reader: IndexReader) -> dict[str, int]:
     return frequencies
 
 
-def save_vocabulary(reader: IndexReader, words: dict[str, int], generation_dir: Path) -> None:
-    """Store the terms (with document frequencies) and the words as typed (with counts)
-    beside the index, so searchers load them in milliseconds."""
+def save_vocabulary(
+    reader: IndexReader | None,
+    words: dict[str, int],
+    generation_dir: Path,
+    terms: dict[str, int] | None = None,
+) -> None:
+    """Store the terms (with document frequencies, read from ``reader`` unless given) and the
+    words as typed (with counts) beside the index, so searchers load them in milliseconds."""
     from .storage import write_json_atomic
 
-    data = {"terms": read_vocabulary(reader), "words": words}
+    if terms is None:
+        assert reader is not None
+        terms = read_vocabulary(reader)
+    data = {"terms": terms, "words": words}
     write_json_atomic(generation_dir / VOCABULARY_FILE, data, indent=None)
 
 

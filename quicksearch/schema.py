@@ -117,7 +117,7 @@ def question_key(question: str) -> str:
     return " ".join(re.findall(r"\w+", question.casefold()))
 
 
-def _kept_words(text: str) -> list[str]:
+def kept_words(text: str) -> list[str]:
     """The normalised words of ``text`` that the analysis keeps, in order."""
     return [w for w in map(normalize_word, _TOKEN.findall(text)) if w]
 
@@ -134,7 +134,7 @@ class FastText(fields.TEXT):
         if not isinstance(value, str):  # lists bypass the analyzer, as in Whoosh
             yield from super().index(value, **kwargs)
             return
-        words = _kept_words(value)
+        words = kept_words(value)
         if _word_counts is not None and isinstance(self.analyzer, QuickAnalyzer):
             _word_counts.update(words)
         positions: dict[str, list[int]] = {}
