@@ -117,8 +117,8 @@ class Ranker:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        ids: list[int] = []
-        weights: list[float] = []
+        id_blocks: list[np.ndarray] = []
+        weight_blocks: list[np.ndarray] = []
         for leaf, offset in self._reader.leaf_readers():
             if (field, term) not in leaf:
                 continue
@@ -129,14 +129,20 @@ class Ranker:
                 # Whole blocks at a time: the per-posting matcher API is far slower.
                 matcher._read_ids()
                 matcher._read_weights()
-                block_ids = matcher._ids
-                ids.extend(block_ids if not offset else [offset + i for i in block_ids])
+                block_ids = np.asarray(matcher._ids, dtype=np.int32)
+                id_blocks.append(block_ids + offset if offset else block_ids)
                 block_weights = matcher._weights
-                weights.extend(
-                    block_weights if block_weights is not None else [1.0] * len(block_ids)
+                weight_blocks.append(
+                    np.asarray(block_weights, dtype=np.float32)
+                    if block_weights is not None
+                    else np.ones(len(block_ids), dtype=np.float32)
                 )
                 matcher._next_block()
-        result = (np.array(ids, dtype=np.int32), np.array(weights, dtype=np.float32))
+        if id_blocks:
+            result = (np.concatenate(id_blocks), np.concatenate(weight_blocks))
+        else:
+            result = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+        ids = result[0]
         with self._cache_lock:
             self._cache[key] = result
             self._cached += len(ids)
