@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -64,10 +64,28 @@ def _stemmer():  # type: ignore[no-untyped-def]
     return EnglishStemmer()
 
 
+#: Stems known without running the stemmer: the words of an opened index (see
+#: :func:`remember_stems`). A pure function's results, so sharing them between indexes is safe.
+_known_stems: dict[str, str] = {}
+
+
+def remember_stems(stems: dict[str, str], same: Iterable[str] = ()) -> None:
+    """Record known stems: ``stems`` maps words to their stems, ``same`` lists words that are
+    their own stem. Words seen later are stemmed by NLTK, imported on first need."""
+    _known_stems.update((w, w) for w in same if w not in stems)
+    _known_stems.update(stems)
+
+
+def load_stemmer() -> None:
+    """Import the stemmer now rather than on the first unknown word (servers warm up)."""
+    _stemmer()
+
+
 @lru_cache(maxsize=262_144)
 def stem(word: str) -> str:
     """Snowball (Porter2) stem of a lower-case word, cached."""
-    return _stemmer().stem(word)
+    known = _known_stems.get(word)
+    return known if known is not None else _stemmer().stem(word)
 
 
 def _fold(word: str) -> str:

@@ -18,7 +18,7 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.searching import Searcher as WhooshSearcher
 
-from .analysis import fold_word
+from .analysis import fold_word, load_stemmer
 from .cleaning import canonical_subject
 from .config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
 from .errors import IndexVersionError, InvalidArgumentError, QuickSearchError
@@ -156,6 +156,7 @@ class Searcher:
 
     def warm(self) -> None:
         """Load now what the first search would load (a server calls this before serving)."""
+        load_stemmer()
         self.refresh()
         with self._lock:
             self._require_engine().warm()
@@ -209,6 +210,9 @@ class Searcher:
         if isinstance(page, bool) or not isinstance(page, int) or page < 1:
             raise InvalidArgumentError("page must be an integer of at least 1")
         settings = _with_boosts(self.settings, boosts)
+        self.refresh()
+        with self._lock:
+            _ = self._require_engine().vocabulary  # its stems spare most queries the stemmer
         parsed = parse_query(
             query, max_chars=self.settings.max_query_chars, max_terms=self.settings.max_query_terms
         )
@@ -218,7 +222,6 @@ class Searcher:
         if parsed.is_empty and not subjects:
             return SearchResults(query=parsed.text, hits=[], total=0, page=page, limit=limit)
 
-        self.refresh()
         with self._lock:
             engine = self._require_engine()
             expansions = [
