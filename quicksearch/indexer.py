@@ -31,7 +31,7 @@ from .errors import (
     RebuildRefusedError,
 )
 from .models import BuildReport, Document, SkippedFile
-from .parallel import QuickWriter, build_segments, worker_setup
+from .parallel import QuickWriter, build_segments, paused_gc, worker_setup
 from .ranking import VOCABULARY_FILE, load_vocabulary, save_vocabulary
 from .schema import counting_words, document_fields, make_schema
 from .sources import (
@@ -255,7 +255,7 @@ def _write_full(
 ) -> tuple[int, SourceTable, list[SkippedFile]]:
     ix = whoosh_index.create_in(str(path), make_schema())
     writer = QuickWriter(ix, limitmb=_WRITER_MB, compound=False)
-    with counting_words() as words:
+    with counting_words() as words, paused_gc():
         result = _add_all(writer, items, kind, ticker)
     with ix.reader() as reader:
         save_vocabulary(reader, dict(words), path)
@@ -266,9 +266,9 @@ def _write_full(
 def _write_parallel(
     path: Path, tasks: list[tuple[str, str, int]], jobs: int, ticker: _Ticker
 ) -> tuple[int, SourceTable, list[SkippedFile]]:
-    indexed, table, words, terms = build_segments(path, tasks, jobs, ticker.advance)
+    indexed, table, words, terms, stems = build_segments(path, tasks, jobs, ticker.advance)
     ticker.finish()
-    save_vocabulary(None, words, path, terms=terms)
+    save_vocabulary(None, words, path, terms=terms, stems=stems)
     return indexed, table, []
 
 

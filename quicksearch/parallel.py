@@ -13,6 +13,8 @@ workers of an update do.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import queue
 import random
@@ -37,7 +39,7 @@ from .schema import TEXT_FIELDS, counting_words, document_fields, kept_words, ma
 from .sources import OK, SourceRecord, SourceTable, scan_task
 from .storage import release_inherited_locks
 
-__all__ = ["QuickWriter", "build_segments", "worker_setup"]
+__all__ = ["QuickWriter", "build_segments", "paused_gc", "worker_setup"]
 
 #: Pages per chunk: small enough to balance the cores, large enough to cost little.
 CHUNK = 64
@@ -144,6 +146,49 @@ class QuickWriter(SegmentWriter):
         super().__init__(ix, **kwargs)
         self.pool.cleanup()
         self.pool = _TermPool()
+        # add_document below leaves out what this schema never uses.
+        assert not any(f.vector or f.separate_spelling() for _, f in self.schema.items())
+
+    def add_document(self, **fields: Any) -> None:
+        """Whoosh's add_document without boosts, vectors or spelling fields, with each posting
+        put straight into its term's lists (same postings, lengths and stored values)."""
+        self._check_state()
+        per_doc = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        terms = self.pool.terms
+        names = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, names)
+        per_doc.start_doc(docnum)
+        try:
+            for name in names:
+                value = fields[name]
+                if value is None:
+                    continue
+                field = schema[name]
+                length = 0
+                if field.indexed:
+                    scorable = field.scorable
+                    for btext, freq, weight, data in field.index(value):
+                        if scorable:
+                            length += freq
+                        entry = terms.get((name, btext))
+                        if entry is None:
+                            entry = terms[(name, btext)] = (array("I"), array("f"), [])
+                            self.pool.fieldnames.add(name)
+                        entry[0].append(docnum)
+                        entry[1].append(weight)
+                        entry[2].append(data or b"")
+                per_doc.add_field(name, field, value if field.stored else None, length)
+                column = field.column_type
+                if column:
+                    per_doc.add_column_value(name, column, field.to_column_value(value))
+        except Exception:
+            per_doc.cancel_doc()
+            raise
+        per_doc.finish_doc()
+        self._added = True
+        self.docnum += 1
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
@@ -168,6 +213,20 @@ class QuickWriter(SegmentWriter):
             lengths.close()
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a writer fills its posting lists: millions of
+    small objects, none in a cycle, which the collector's full passes would go over again and
+    again (a sixth of a full build's time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class _WorkerStorage(FileStorage):
     """The generation folder, with a temporary folder of this process's own (Whoosh names it
     after the index, so two writers in one folder would share and delete it)."""
@@ -182,6 +241,7 @@ def _segment_worker(
     try:
         worker_setup(parent_pid)
         random.seed()  # forked workers share the parent's state; Whoosh names segments with it
+        gc.disable()  # see paused_gc; this process ends with the build
         ix = _WorkerStorage(path).open_index()
         writer = QuickWriter(ix, _lk=False, limitmb=_WRITER_MB, compound=False)
         records: list[SourceRecord] = []
@@ -206,7 +266,8 @@ def _segment_worker(
                 writer._close_segment()
             writer._finish()
             counts = dict(words)
-        results.put(("done", worker, (segment, records, added, counts, frequencies)))
+        stems = {w: s for w in counts if (s := stem(w)) != w}  # this process's cache is warm
+        results.put(("done", worker, (segment, records, added, counts, frequencies, stems)))
     except BaseException as exc:  # report, never hang the parent
         results.put(("error", worker, f"{type(exc).__name__}: {exc}"))
 
@@ -216,11 +277,11 @@ def build_segments(
     tasks: list[tuple[str, str, int]],
     jobs: int,
     tick: Callable[[int], None],
-) -> tuple[int, SourceTable, dict[str, int], dict[str, int]]:
+) -> tuple[int, SourceTable, dict[str, int], dict[str, int], dict[str, str]]:
     """Index the pages of ``tasks`` into a new index at ``path`` with ``jobs`` processes.
 
-    Returns the number of documents, the source table, the word counts and the document
-    frequency of each term (for spelling and completion).
+    Returns the number of documents, the source table, the word counts, the document
+    frequency of each term and the words' stems (for the vocabulary file).
     """
     import multiprocessing
 
@@ -273,17 +334,19 @@ def build_segments(
     segments = []
     losers: list[int] = []
     field_frequencies: dict[str, Counter[str]] = {}
+    stems: dict[str, str] = {}
     for n in range(jobs):
-        _, worker_records, _, counts, frequencies = outputs[n]
+        _, worker_records, _, counts, frequencies, worker_stems = outputs[n]
         records.update((r.key, r) for r in worker_records)
         words.update(counts)
+        stems.update(worker_stems)
         for fieldname, dfs in frequencies.items():
             field_frequencies.setdefault(fieldname, Counter()).update(dfs)
     table = SourceTable("folder", dict(sorted(records.items())))
     owners = table.owners()
     base = 0
     for n in range(jobs):
-        segment, _, added, _, _ = outputs[n]
+        segment, _, added, _, _, _ = outputs[n]
         if segment is None:
             continue
         segments.append(segment)
@@ -307,7 +370,8 @@ def build_segments(
         for term, df in dfs.items():
             if df > terms.get(term, 0):
                 terms[term] = df
-    return len(owners), table, {w: n for w, n in words.items() if n > 0}, terms
+    kept = {w: n for w, n in words.items() if n > 0}
+    return len(owners), table, kept, terms, {w: s for w, s in stems.items() if w in kept}
 
 
 def _uncount(

@@ -356,6 +356,7 @@ def save_vocabulary(
     words: dict[str, int],
     generation_dir: Path,
     terms: dict[str, int] | None = None,
+    stems: dict[str, str] | None = None,
 ) -> None:
     """Store the terms (with document frequencies, read from ``reader`` unless given) and the
     words as typed (with counts) beside the index, so searchers load them in milliseconds."""
@@ -366,7 +367,8 @@ def save_vocabulary(
         terms = read_vocabulary(reader)
     # The stems of the words, where they differ: a search process then stems known words
     # without importing NLTK (~0.3 s, or ~0.8 s when SciPy is installed).
-    stems = {w: s for w in words if (s := stem(w)) != w}
+    if stems is None:
+        stems = {w: s for w in words if (s := stem(w)) != w}
     data = {"terms": terms, "words": words, "stems": stems}
     write_json_atomic(generation_dir / VOCABULARY_FILE, data, indent=None)
 

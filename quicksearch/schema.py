@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+import pickle
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -142,9 +143,11 @@ class FastText(fields.TEXT):
             positions.setdefault(term, []).append(i)
         boost = self.format.field_boost
         if isinstance(self.format, formats.Positions):
-            encode = self.format.encode
             for term, where in positions.items():
-                yield term.encode("utf-8"), len(where), len(where) * boost, encode(where)
+                # Positions.encode, inlined: the count, then the pickled position deltas.
+                deltas = [where[0], *(b - a for a, b in itertools.pairwise(where))]
+                data = pack_uint(len(where)) + pickle.dumps(deltas, 2)
+                yield term.encode("utf-8"), len(where), len(where) * boost, data
         else:  # Frequency, as its word_values encodes it
             for term, where in positions.items():
                 yield term.encode("utf-8"), len(where), len(where) * boost, pack_uint(len(where))

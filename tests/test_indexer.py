@@ -187,3 +187,37 @@ def test_parallel_build_from_a_script_without_main_guard(tmp_path: Path) -> None
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "220"
+
+
+def test_quick_writer_writes_what_whoosh_writes(tmp_path: Path) -> None:
+    # QuickWriter replaces Whoosh's posting pool, add_document and posting-block writing;
+    # the index it writes must read back exactly like one from Whoosh's own writer.
+    from whoosh import index as whoosh_index
+
+    from quicksearch.parallel import QuickWriter
+    from quicksearch.schema import document_fields, make_schema
+
+    long_doc = Document(url="/x", question="Keys and keys", answer="A key. " * 700, keywords="k")
+    docs = [*make_docs(300), long_doc]  # postings over several blocks, and one long list
+    readers = []
+    for name, make in (("whoosh", lambda ix: ix.writer()), ("quick", QuickWriter)):
+        (tmp_path / name).mkdir()
+        ix = whoosh_index.create_in(str(tmp_path / name), make_schema())
+        writer = make(ix)
+        for doc in docs:
+            writer.add_document(**document_fields(doc))
+        writer.commit()
+        readers.append(whoosh_index.open_dir(str(tmp_path / name)).reader())
+    ours, theirs = readers[1], readers[0]
+    assert list(ours.all_terms()) == list(theirs.all_terms())
+    for field, term in theirs.all_terms():
+        kind = "positions" if theirs.schema[field].format.supports("positions") else "weight"
+        a, b = ours.postings(field, term), theirs.postings(field, term)
+        assert list(a.items_as(kind)) == list(b.items_as(kind)), (field, term)
+        assert ours.doc_frequency(field, term) == theirs.doc_frequency(field, term)
+    for field in ("question", "answer", "keywords"):
+        assert ours.field_length(field) == theirs.field_length(field)
+        assert [ours.doc_field_length(d, field) for d in range(len(docs))] == [
+            theirs.doc_field_length(d, field) for d in range(len(docs))
+        ]
+    assert list(ours.all_stored_fields()) == list(theirs.all_stored_fields())

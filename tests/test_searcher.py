@@ -226,3 +226,21 @@ def test_every_query_form_is_safe(built_index: Path, query: str, collapse: bool)
     # Facets count per subject, before any subject filter (a question is counted once in
     # each subject it is asked in).
     assert results.total <= sum(results.facets.values())
+
+
+def test_known_words_are_searched_without_importing_nltk(built_index: Path) -> None:
+    # The index stores its words' stems, so a search process pays NLTK's import (0.3-0.8 s)
+    # only for a word the index has never seen.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, quicksearch\n"
+        f"ix = quicksearch.open_index({str(built_index)!r})\n"
+        "ix.search('regulated exocytosis'); print('nltk' in sys.modules)\n"
+        "ix.search('exocytozzz'); print('nltk' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.split() == ["False", "True"]
