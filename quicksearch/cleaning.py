@@ -461,27 +461,46 @@ _MATH = re.compile(
     r"|(?<![\\$])\$(?!\$)(?P<inline>(?:\\.|[^$\\])+?)\$(?!\$)",
     re.DOTALL,
 )
-_MD_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^[ \t]*#{1,6}[ \t]+(.*?)[ \t]*#*[ \t]*$", re.M), r"\1"),  # headings
-    (re.compile(r"^[ \t]*([-*_])(?:[ \t]*\1){2,}[ \t]*$", re.M), ""),  # horizontal rules
+# Each rule runs only when the text holds one of its "needs" strings, without which its pattern
+# cannot match: most answers have no table, heading or link, and each pass costs a full scan.
+_MD_RULES: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
+    (re.compile(r"^[ \t]*#{1,6}[ \t]+(.*?)[ \t]*#*[ \t]*$", re.M), r"\1", ("#",)),  # headings
+    (
+        re.compile(r"^[ \t]*([-*_])(?:[ \t]*\1){2,}[ \t]*$", re.M),
+        "",
+        ("-", "*", "_"),
+    ),  # horizontal rules
     (
         re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*$", re.M),
         "",
+        ("---",),
     ),  # table separator rows
-    (re.compile(r"^[ \t]*\|(.*?)\|?[ \t]*$", re.M), r"\1"),  # table row edges
-    (re.compile(r"[ \t]*\|[ \t]*"), "; "),  # table cell separators
-    (re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M), ""),  # blockquotes
-    (re.compile(r"^[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]+", re.M), ""),  # list markers
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images → alt text
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links → link text
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # reference links
-    (re.compile(r"<(https?://[^>\s]+)>"), r"\1"),  # autolinks
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", re.S), r"\2"),  # bold
-    (re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])"), r"\1"),  # italic *
-    (re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=[^\s_])_(?![\w_])"), r"\1"),  # italic _
-    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),  # strikethrough
-    (re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>$])"), r"\1"),  # markdown escapes
-    (re.compile(r"\*{2,}|_{3,}"), ""),  # unmatched emphasis runs
+    (re.compile(r"^[ \t]*\|(.*?)\|?[ \t]*$", re.M), r"\1", ("|",)),  # table row edges
+    (re.compile(r"[ \t]*\|[ \t]*"), "; ", ("|",)),  # table cell separators
+    (re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M), "", (">",)),  # blockquotes
+    (
+        re.compile(r"^[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]+", re.M),
+        "",
+        ("-", "*", "+", "•", ".", ")"),
+    ),  # list markers
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1", ("![",)),  # images → alt text
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1", ("](",)),  # links → link text
+    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1", ("][",)),  # reference links
+    (re.compile(r"<(https?://[^>\s]+)>"), r"\1", ("<http",)),  # autolinks
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", re.S), r"\2", ("**", "__")),  # bold
+    (
+        re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])"),
+        r"\1",
+        ("*",),
+    ),  # italic *
+    (
+        re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=[^\s_])_(?![\w_])"),
+        r"\1",
+        ("_",),
+    ),  # italic _
+    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1", ("~~",)),  # strikethrough
+    (re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>$])"), r"\1", ("\\",)),  # markdown escapes
+    (re.compile(r"\*{2,}|_{3,}"), "", ("**", "___")),  # unmatched emphasis runs
 ]
 
 
@@ -501,8 +520,9 @@ def _is_inline_math(body: str, text_after: str) -> bool:
 
 
 def _strip_markdown(text: str) -> str:
-    for pattern, repl in _MD_RULES:
-        text = pattern.sub(repl, text)
+    for pattern, repl, needs in _MD_RULES:
+        if any(n in text for n in needs):
+            text = pattern.sub(repl, text)
     return text
 
 

@@ -118,9 +118,19 @@ def question_key(question: str) -> str:
     return " ".join(re.findall(r"\w+", question.casefold()))
 
 
+_last_words: tuple[str, list[str]] = ("", [])
+
+
 def kept_words(text: str) -> list[str]:
-    """The normalised words of ``text`` that the analysis keeps, in order."""
-    return [w for w in map(normalize_word, _TOKEN.findall(text)) if w]
+    """The normalised words of ``text`` that the analysis keeps, in order (do not modify).
+
+    The last result is kept: a page's question is indexed in three fields in a row."""
+    global _last_words
+    if text is _last_words[0]:
+        return _last_words[1]
+    words = [w for w in map(normalize_word, _TOKEN.findall(text)) if w]
+    _last_words = (text, words)
+    return words
 
 
 class FastText(fields.TEXT):
