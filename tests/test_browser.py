@@ -109,6 +109,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             subject=subject,
             page_id=100 + i,
         )
+    for i in range(12):  # more than a page of results
+        write_page(
+            pages,
+            f"physics/lantern-{i:02d}.md",
+            url=f"/learn/physics/questions/lantern-{i:02d}",
+            question=f"How bright is paper lantern number {i}?",
+            answer=f"Paper lantern {i} gives a soft light through its paper shade.",
+            subject="Physics",
+            page_id=200 + i,
+        )
     index_dir = root / "ix"
     build_index(pages, index_dir, jobs=1)
     port = free_port()
@@ -203,6 +213,23 @@ def test_keyboard_opens_the_chosen_result(page: Page, server: str) -> None:
     expect(first).to_have_class("hit active")
     page.locator("#q").press("Enter")
     page.wait_for_url(server + "/learn/chemistry/questions/activation-energy")
+
+
+def test_pagination(page: Page) -> None:
+    page.locator("#q").fill("paper lantern")
+    hits = page.locator("#results .hit")
+    expect(hits).to_have_count(10)
+    expect(page.locator("#page-info")).to_have_text("Page 1 of 2")
+    expect(page.locator("#prev")).to_be_disabled()
+    first_page = hits.first.locator("a.title").inner_text()
+    page.locator("#next").click()
+    expect(hits).to_have_count(2)
+    expect(page.locator("#page-info")).to_have_text("Page 2 of 2")
+    expect(page.locator("#next")).to_be_disabled()
+    assert first_page not in page.locator("#results").inner_text()
+    assert "page=2" in page.url  # the address keeps the page, so it can be shared
+    page.locator("#prev").click()
+    expect(hits).to_have_count(10)
 
 
 def test_empty_and_error_states(page: Page) -> None:
