@@ -4,12 +4,12 @@ Usage:
     python benchmarks/perf.py --corpus /tmp/qt/content [--queries FILE] [--workdir DIR] [--json OUT]
 
 Measures, on this machine and in this order: the full build (wall time, documents per second,
-peak RSS of the largest build process and of all of them together), a no-change update, the index size, query
-latency p50/p95/p99 over the query file (limit 10, snippets included), the memory of a process
-holding an open Searcher after those queries, and a cold `quicksearch search` (new process to
-printed results, median of 5). SQLite FTS5 gets the same corpus (porter tokenizer, bm25 with
-column weights 5/3/1, an OR query with snippet()) for build time and query latency. This machine
-is noisy: compare the ratios of one run, not figures across runs.
+peak RSS of the largest build process and of all of them together), a no-change update, the
+index size, query latency p50/p95/p99 over the query file (limit 10, snippets included), the
+memory of a process holding an open Searcher after those queries, and a cold `quicksearch search`
+(new process to printed results, median of 5). SQLite FTS5 gets the same corpus (porter
+tokenizer, bm25 with column weights 5/3/1, an OR query with snippet()) for build time and query
+latency. This machine is noisy: compare the ratios of one run, not figures across runs.
 """
 
 from __future__ import annotations
