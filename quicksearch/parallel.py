@@ -30,6 +30,7 @@ from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, _lenfield
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
+from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
@@ -48,6 +49,9 @@ _WRITER_MB = 192
 #: the index as small as level 3 did on the real corpus; level 0 made it 60% larger.
 BLOCK_POSTINGS = 1024
 BLOCK_ZLIB = 1
+#: Terms with at most this many postings keep them in their term record: most terms are rare
+#: (word pairs above all), and a block of their own costs a pickle, zlib and a seek each.
+INLINE_POSTINGS = 8
 
 
 def worker_setup(parent_pid: int) -> None:
@@ -137,6 +141,18 @@ def _write_term(
                 postings._maxlength = max(known)
 
 
+def _finish_inlined(writer: Any, btext: bytes) -> None:
+    """End a term by storing its few postings in its term record rather than in a block of
+    the postings file (Whoosh's reader supports this; its writer's own path to it is broken:
+    it calls ``set_inline`` on a term info whose method is ``set_inlined``)."""
+    postings = writer._postwriter
+    info = postings._terminfo
+    info.add_block(postings)
+    info.set_inlined(postings._ids, postings._weights, postings._values)
+    postings._terminfo = None
+    writer._tindex.add(pack_ushort(writer._fieldid) + btext, info.to_bytes())
+
+
 class QuickWriter(SegmentWriter):
     """Whoosh's segment writer, made cheaper where a build spends its time: postings are
     grouped by term in memory and written a block at a time, with field lengths read once
@@ -207,7 +223,10 @@ class QuickWriter(SegmentWriter):
                 table = lengths.table(fieldname) if lengths is not None else None
             writer.start_term(btext)
             _write_term(writer._postwriter, docs, weights, values, table)
-            writer.finish_term()
+            if len(docs) <= INLINE_POSTINGS:
+                _finish_inlined(writer, btext)
+            else:
+                writer.finish_term()
         if current is not None:
             writer.finish_field()
         writer.close()

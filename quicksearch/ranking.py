@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+from whoosh.matching import ListMatcher
 from whoosh.reading import IndexReader
 from whoosh.util.numeric import byte_to_length
 
@@ -126,6 +127,15 @@ class Ranker:
             matcher = leaf.postings(field, term)
             while not hasattr(matcher, "_read_ids") and hasattr(matcher, "child"):
                 matcher = matcher.child  # skip the deleted-docs filter: _live masks those
+            if isinstance(matcher, ListMatcher):  # a rare term's postings, kept in its record
+                inlined = np.asarray(matcher._ids, dtype=np.int32)
+                id_blocks.append(inlined + offset if offset else inlined)
+                weight_blocks.append(
+                    np.asarray(matcher._weights, dtype=np.float32)
+                    if matcher._weights
+                    else np.ones(len(inlined), dtype=np.float32)
+                )
+                continue
             while matcher.is_active():
                 # Whole blocks at a time: the per-posting matcher API is far slower.
                 matcher._read_ids()

@@ -221,3 +221,13 @@ def test_quick_writer_writes_what_whoosh_writes(tmp_path: Path) -> None:
             theirs.doc_field_length(d, field) for d in range(len(docs))
         ]
     assert list(ours.all_stored_fields()) == list(theirs.all_stored_fields())
+    # The ranker reads postings itself, from blocks or from the term record of a rare term.
+    from quicksearch.config import DEFAULT_SETTINGS
+    from quicksearch.ranking import Ranker
+
+    ours_ranker, theirs_ranker = Ranker(ours, DEFAULT_SETTINGS), Ranker(theirs, DEFAULT_SETTINGS)
+    for field, term in theirs.all_terms():
+        if field in ("question", "answer", "keywords", "question_exact", "question_pairs"):
+            a = ours_ranker.postings(field, term.decode())
+            b = theirs_ranker.postings(field, term.decode())
+            assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
