@@ -133,6 +133,10 @@ def kept_words(text: str) -> list[str]:
     return words
 
 
+#: Positions.encode of a single position, precomputed for the first positions of a text.
+_SINGLE_POSITION = [pack_uint(1) + pickle.dumps([p], 2) for p in range(2048)]
+
+
 class FastText(fields.TEXT):
     """A TEXT field indexed straight from the analysis functions, without Whoosh's per-token
     objects and generators: the same terms, positions and bytes as ``QuickAnalyzer`` gives
@@ -153,10 +157,14 @@ class FastText(fields.TEXT):
             positions.setdefault(term, []).append(i)
         boost = self.format.field_boost
         if isinstance(self.format, formats.Positions):
+            single = _SINGLE_POSITION
             for term, where in positions.items():
-                # Positions.encode, inlined: the count, then the pickled position deltas.
-                deltas = [where[0], *(b - a for a, b in itertools.pairwise(where))]
-                data = pack_uint(len(where)) + pickle.dumps(deltas, 2)
+                if len(where) == 1 and where[0] < len(single):  # most terms of a page
+                    data = single[where[0]]
+                else:
+                    # Positions.encode, inlined: the count, then the pickled position deltas.
+                    deltas = [where[0], *(b - a for a, b in itertools.pairwise(where))]
+                    data = pack_uint(len(where)) + pickle.dumps(deltas, 2)
                 yield term.encode("utf-8"), len(where), len(where) * boost, data
         else:  # Frequency, as its word_values encodes it
             for term, where in positions.items():
