@@ -454,6 +454,9 @@ _FENCE = re.compile(
     r"(?:```|~~~)[ \t]*[\w+#.-]*[ \t]*(?:\\n|\n)?(.*?)(?:\\n|\n)?[ \t]*(?:```|~~~)", re.DOTALL
 )
 _INLINE_CODE = re.compile(r"`+([^`]+?)`+")
+_SPACES = re.compile(r"[ \t\u00a0\u200b\f\v]+")
+_SPACE_AROUND_NEWLINE = re.compile(r" *\n *")
+_BLANK_LINES = re.compile(r"\n{3,}")
 _MATH = re.compile(
     r"\$\$(?P<display>.+?)\$\$"
     r"|\\\[(?P<bracket>.+?)\\\]"
@@ -532,10 +535,14 @@ def _decode_newlines(text: str) -> str:
 
 
 def _tidy(text: str) -> str:
-    text = html.unescape(text).replace("\r\n", "\n").replace("\r", "\n")
-    text = re.sub(r"[ \t\u00a0\u200b\f\v]+", " ", text)
-    text = re.sub(r" *\n *", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text)
+    if "&" in text:
+        text = html.unescape(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _SPACES.sub(" ", text)
+    if "\n" in text:
+        text = _SPACE_AROUND_NEWLINE.sub("\n", text)
+        if "\n\n\n" in text:
+            text = _BLANK_LINES.sub("\n\n", text)
     return text.strip()
 
 
@@ -549,8 +556,14 @@ def clean_answer(raw: str) -> str:
         pieces.append(f"\n\n{text}\n\n" if block else text)
         return f"{_PH_OPEN}{len(pieces) - 1}{_PH_CLOSE}"
 
-    text = _FENCE.sub(lambda m: hold(_decode_newlines(m.group(1)).strip("\n"), block=True), raw)
-    text = _INLINE_CODE.sub(lambda m: hold(_decode_newlines(m.group(1))), text)
+    text = raw
+    # Each pass only when its marker occurs (a full scan each, and most answers have neither).
+    if "```" in text or "~~~" in text:
+        text = _FENCE.sub(
+            lambda m: hold(_decode_newlines(m.group(1)).strip("\n"), block=True), text
+        )
+    if "`" in text:
+        text = _INLINE_CODE.sub(lambda m: hold(_decode_newlines(m.group(1))), text)
 
     def math(m: re.Match[str]) -> str:
         inline = m.group("inline")
@@ -562,7 +575,8 @@ def clean_answer(raw: str) -> str:
         block = m.group("display") is not None or m.group("bracket") is not None
         return hold(latex_to_text(body), block=block)
 
-    text = _MATH.sub(math, text)
+    if "$" in text or "\\(" in text or "\\[" in text:
+        text = _MATH.sub(math, text)
     text = _strip_markdown(_decode_newlines(text))
     # Placeholders may nest (code held inside math), so substitute until none are left.
     for _ in range(3):

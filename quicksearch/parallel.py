@@ -36,7 +36,7 @@ from whoosh.writing import SegmentWriter
 
 from .analysis import stem
 from .errors import QuickSearchError
-from .schema import TEXT_FIELDS, counting_words, document_fields, kept_words, make_schema
+from .schema import TEXT_FIELDS, FastText, counting_words, document_fields, kept_words, make_schema
 from .sources import OK, SourceRecord, SourceTable, scan_task
 from .storage import release_inherited_locks
 
@@ -185,7 +185,19 @@ class QuickWriter(SegmentWriter):
                     continue
                 field = schema[name]
                 length = 0
-                if field.indexed:
+                if isinstance(field, FastText) and isinstance(value, str):
+                    # The common case, without the generator: same postings as index().
+                    boost = field.format.field_boost
+                    for btext, freq, data in field.term_data(value):
+                        length += freq
+                        entry = terms.get((name, btext))
+                        if entry is None:
+                            entry = terms[(name, btext)] = (array("I"), array("f"), [])
+                            self.pool.fieldnames.add(name)
+                        entry[0].append(docnum)
+                        entry[1].append(freq * boost)
+                        entry[2].append(data)
+                elif field.indexed:
                     scorable = field.scorable
                     for btext, freq, weight, data in field.index(value):
                         if scorable:

@@ -145,30 +145,36 @@ class FastText(fields.TEXT):
     def _terms(self, words: list[str]) -> list[str]:
         return [stem(w) for w in words]
 
-    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
-        if not isinstance(value, str):  # lists bypass the analyzer, as in Whoosh
-            yield from super().index(value, **kwargs)
-            return
+    def term_data(self, value: str) -> list[tuple[bytes, int, bytes]]:
+        """``(term bytes, frequency, encoded posting value)`` of each distinct term of
+        ``value``, counting its words for spelling when this field's analyzer would."""
         words = kept_words(value)
         if _word_counts is not None and isinstance(self.analyzer, QuickAnalyzer):
             _word_counts.update(words)
         positions: dict[str, list[int]] = {}
         for i, term in enumerate(self._terms(words)):
             positions.setdefault(term, []).append(i)
+        if not isinstance(self.format, formats.Positions):  # Frequency, as word_values does
+            return [(t.encode("utf-8"), len(w), pack_uint(len(w))) for t, w in positions.items()]
+        single = _SINGLE_POSITION
+        out = []
+        for term, where in positions.items():
+            if len(where) == 1 and where[0] < len(single):  # most terms of a page
+                data = single[where[0]]
+            else:
+                # Positions.encode, inlined: the count, then the pickled position deltas.
+                deltas = [where[0], *(b - a for a, b in itertools.pairwise(where))]
+                data = pack_uint(len(where)) + pickle.dumps(deltas, 2)
+            out.append((term.encode("utf-8"), len(where), data))
+        return out
+
+    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        if not isinstance(value, str):  # lists bypass the analyzer, as in Whoosh
+            yield from super().index(value, **kwargs)
+            return
         boost = self.format.field_boost
-        if isinstance(self.format, formats.Positions):
-            single = _SINGLE_POSITION
-            for term, where in positions.items():
-                if len(where) == 1 and where[0] < len(single):  # most terms of a page
-                    data = single[where[0]]
-                else:
-                    # Positions.encode, inlined: the count, then the pickled position deltas.
-                    deltas = [where[0], *(b - a for a, b in itertools.pairwise(where))]
-                    data = pack_uint(len(where)) + pickle.dumps(deltas, 2)
-                yield term.encode("utf-8"), len(where), len(where) * boost, data
-        else:  # Frequency, as its word_values encodes it
-            for term, where in positions.items():
-                yield term.encode("utf-8"), len(where), len(where) * boost, pack_uint(len(where))
+        for btext, freq, data in self.term_data(value):
+            yield btext, freq, freq * boost, data
 
 
 class FastExactWords(FastText):
