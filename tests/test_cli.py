@@ -125,3 +125,9 @@ def test_help_does_not_import_the_engine() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("[]")
+
+
+def test_serve_without_an_index_says_so(tmp_path: Path) -> None:
+    result = run("serve", "--index", str(tmp_path / "nothing"), "--port", "0")
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr and "error:" in result.stderr
