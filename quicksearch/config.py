@@ -25,7 +25,12 @@ class Settings:
     question_cover_bonus: float = 10.0
     #: In queries of five or more words, scores are multiplied by (matched words / words) to
     #: this power (0 turns it off); shorter queries rank by matched words first.
-    coordination: float = 1.0
+    coordination: float = 0.5
+    #: Queries of more words than this (a pasted question or description) are scored as plain
+    #: BM25 over the fields: equal field weights (unless the query passes boosts), no question
+    #: bonuses, question_b = bm25_b. Those signals help a few typed words find a page's title;
+    #: on long queries they cost accuracy (measured on ../shared/beir). 0 turns this off.
+    long_query_words: int = 4
     #: BM25 parameters; ``question_b`` is lower because questions are short and similar in length.
     bm25_k1: float = 1.2
     bm25_b: float = 0.75

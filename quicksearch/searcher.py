@@ -221,6 +221,8 @@ class Searcher:
             subjects.append(canonical_subject(subject))
         if parsed.is_empty and not subjects:
             return SearchResults(query=parsed.text, hits=[], total=0, page=page, limit=limit)
+        if settings.long_query_words and len(parsed.terms) > settings.long_query_words:
+            settings = _for_long_query(settings, keep_field_boosts=bool(boosts))
 
         with self._lock:
             engine = self._require_engine()
@@ -390,6 +392,23 @@ def _with_boosts(settings: Settings, boosts: Mapping[str, float] | None) -> Sett
     if any(not 0 <= v <= 1000 for v in values.values()):
         raise InvalidArgumentError("boosts must be between 0 and 1000")
     return dataclasses.replace(settings, **values)
+
+
+def _for_long_query(settings: Settings, *, keep_field_boosts: bool) -> Settings:
+    """Plain BM25 over the fields for a long query (see ``Settings.long_query_words``)."""
+    flat = (
+        {}
+        if keep_field_boosts
+        else {"question_boost": 1.0, "keywords_boost": 1.0, "answer_boost": 1.0}
+    )
+    return dataclasses.replace(
+        settings,
+        exact_boost=0.0,
+        pairs_boost=0.0,
+        question_cover_bonus=0.0,
+        question_b=settings.bm25_b,
+        **flat,
+    )
 
 
 def _suggestion(parsed: ParsedQuery, expansions: list[Expansion]) -> str | None:

@@ -244,3 +244,25 @@ def test_known_words_are_searched_without_importing_nltk(built_index: Path) -> N
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_long_queries_are_scored_as_plain_bm25(built_index: Path) -> None:
+    # More than long_query_words words: equal field weights, no question bonuses; a few
+    # typed words keep the question-first scoring.
+    from quicksearch import Settings
+
+    long_query = "what triggers regulated exocytosis of secretory vesicles in cells"
+    flat = Settings(
+        question_boost=1,
+        keywords_boost=1,
+        exact_boost=0,
+        pairs_boost=0,
+        question_cover_bonus=0,
+        question_b=0.75,
+        long_query_words=0,
+    )
+    with open_index(built_index) as ix, open_index(built_index, settings=flat) as plain:
+        got = [(h.url, round(h.score, 4)) for h in ix.search(long_query).hits]
+        assert got == [(h.url, round(h.score, 4)) for h in plain.search(long_query).hits]
+        short = [(h.url, h.score) for h in ix.search("regulated exocytosis").hits]
+        assert short != [(h.url, h.score) for h in plain.search("regulated exocytosis").hits]
