@@ -92,6 +92,15 @@ def wait_option(func: F) -> F:
     )(func)
 
 
+def synonyms_option(func: F) -> F:
+    return click.option(
+        "--synonyms",
+        type=click.Path(dir_okay=False),
+        envvar="QUICKSEARCH_SYNONYMS",
+        help="File of equivalent words, one comma-separated group per line.",
+    )(func)
+
+
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(func)
 
@@ -246,12 +255,7 @@ def rollback(index_dir: str, wait: float) -> None:
     help="Page of results.",
 )
 @click.option("--subject", "-s", default=None, help="Only this subject (any spelling).")
-@click.option(
-    "--synonyms",
-    type=click.Path(dir_okay=False),
-    envvar="QUICKSEARCH_SYNONYMS",
-    help="File of equivalent words, one comma-separated group per line.",
-)
+@synonyms_option
 @click.option("--all-duplicates", is_flag=True, help="Show every page that asks the same question.")
 @json_option
 @handle_errors
@@ -340,12 +344,7 @@ def stats(index_dir: str, as_json: bool) -> None:
     metavar="URL",
     help="Prefix for result links on the search page (e.g. https://example.org).",
 )
-@click.option(
-    "--synonyms",
-    type=click.Path(dir_okay=False),
-    envvar="QUICKSEARCH_SYNONYMS",
-    help="File of equivalent words, one comma-separated group per line.",
-)
+@synonyms_option
 @click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),

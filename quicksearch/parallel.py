@@ -186,29 +186,22 @@ class QuickWriter(SegmentWriter):
                 field = schema[name]
                 length = 0
                 if isinstance(field, FastText) and isinstance(value, str):
-                    # The common case, without the generator: same postings as index().
+                    # The common case, without index()'s generator: the same postings.
                     boost = field.format.field_boost
-                    for btext, freq, data in field.term_data(value):
+                    items: Any = [(b, f, f * boost, d) for b, f, d in field.term_data(value)]
+                else:
+                    items = field.index(value) if field.indexed else ()
+                scorable = field.scorable
+                for btext, freq, weight, data in items:
+                    if scorable:
                         length += freq
-                        entry = terms.get((name, btext))
-                        if entry is None:
-                            entry = terms[(name, btext)] = (array("I"), array("f"), [])
-                            self.pool.fieldnames.add(name)
-                        entry[0].append(docnum)
-                        entry[1].append(freq * boost)
-                        entry[2].append(data)
-                elif field.indexed:
-                    scorable = field.scorable
-                    for btext, freq, weight, data in field.index(value):
-                        if scorable:
-                            length += freq
-                        entry = terms.get((name, btext))
-                        if entry is None:
-                            entry = terms[(name, btext)] = (array("I"), array("f"), [])
-                            self.pool.fieldnames.add(name)
-                        entry[0].append(docnum)
-                        entry[1].append(weight)
-                        entry[2].append(data or b"")
+                    entry = terms.get((name, btext))
+                    if entry is None:
+                        entry = terms[(name, btext)] = (array("I"), array("f"), [])
+                        self.pool.fieldnames.add(name)
+                    entry[0].append(docnum)
+                    entry[1].append(weight)
+                    entry[2].append(data or b"")
                 per_doc.add_field(name, field, value if field.stored else None, length)
                 column = field.column_type
                 if column:

@@ -157,10 +157,7 @@ class Searcher:
     def warm(self) -> None:
         """Load now what the first search would load (a server calls this before serving)."""
         load_stemmer()
-        self.refresh()
-        with self._lock:
-            self._require_engine().warm()
-        self.search("warm up", limit=1)
+        self.search("warm up", limit=1)  # opens the vocabulary and the postings it reads
 
     def _open_live(self, attempts: int = 3) -> _Engine:
         # A writer may switch and prune generations between our reading CURRENT and opening
@@ -320,13 +317,13 @@ class Searcher:
             query if isinstance(query, str) else "", self.settings.max_query_chars
         )
         match = _LAST_WORD.search(text)
-        prefix = fold_word(match.group()) if match else ""
-        if not prefix:
+        if match is None:
             return Completions(query=text, prefix="")
+        prefix = fold_word(match.group())
         self.refresh()
         with self._lock:
             words = self._require_engine().vocabulary.completions(prefix, limit)
-        head = text[: match.start()] if match else text
+        head = text[: match.start()]
         return Completions(
             query=text,
             prefix=prefix,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import html
 import json
 import logging
@@ -39,9 +40,12 @@ from .config import DEFAULT_SETTINGS, Settings
 from .errors import InvalidArgumentError, QuickSearchError
 from .searcher import Searcher
 
-__all__ = ["OPENAPI", "ServerConfig", "create_app"]
+__all__ = ["OPENAPI", "ServerConfig", "create_app", "openapi"]
 
 _log = logging.getLogger("quicksearch.server")
+
+MAX_SUBJECT_CHARS = 100
+MAX_COMPLETIONS = 20
 
 #: Environment variable through which ``quicksearch serve`` hands its options to each worker.
 CONFIG_ENV = "QUICKSEARCH_SERVER_CONFIG"
@@ -65,8 +69,7 @@ class ServerConfig:
     synonyms: tuple[tuple[str, ...], ...] = field(default=())
 
     def to_env(self) -> str:
-        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        return json.dumps(data)
+        return json.dumps(dataclasses.asdict(self))
 
     @classmethod
     def from_env(cls, value: str) -> ServerConfig:
@@ -122,7 +125,7 @@ def create_app(
     """The ASGI app for ``config``; it opens its own Searcher unless one is given."""
     config = config or ServerConfig()
     if config.synonyms and settings.synonyms != config.synonyms:
-        settings = Settings(**{**settings.__dict__, "synonyms": config.synonyms})
+        settings = dataclasses.replace(settings, synonyms=config.synonyms)
     state: dict[str, Searcher] = {}
 
     def current() -> Searcher:
@@ -144,13 +147,13 @@ def create_app(
         limit = _int_param(params, "limit", 10, 1, config.max_limit)
         page = _int_param(params, "page", 1, 1, config.max_page)
         subject = params.get("subject") or None
-        if subject and len(subject) > 100:
-            raise InvalidArgumentError("subject must be at most 100 characters")
+        if subject and len(subject) > MAX_SUBJECT_CHARS:
+            raise InvalidArgumentError(f"subject must be at most {MAX_SUBJECT_CHARS} characters")
         return current().search(q, limit=limit, page=page, subject=subject).to_dict()
 
     def do_suggest(params: Mapping[str, str]) -> dict[str, Any]:
         q = _query_param(params, config)
-        limit = _int_param(params, "limit", 8, 1, 20)
+        limit = _int_param(params, "limit", 8, 1, MAX_COMPLETIONS)
         return current().complete(q, limit=limit).to_dict()
 
     def do_health(params: Mapping[str, str]) -> dict[str, Any]:
@@ -173,10 +176,11 @@ def create_app(
     async def health(request: Request) -> Response:
         return await api(request, do_health)
 
-    async def openapi(request: Request) -> Response:
-        return _JSON(OPENAPI)
+    async def openapi_json(request: Request) -> Response:
+        return _JSON(spec)
 
     page_html = _page_html(config)
+    spec = openapi(config)
 
     async def page(request: Request) -> Response:
         return HTMLResponse(
@@ -232,7 +236,7 @@ def create_app(
             Route("/search", search, methods=["GET"]),
             Route("/suggest", suggest, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
-            Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
         ],
         middleware=middleware,
         exception_handlers={HTTPException: http_error, Exception: internal_error},
@@ -312,161 +316,185 @@ _ERROR = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
 
-#: OpenAPI 3.1 description of the API (served at ``/openapi.json``).
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "quicksearch",
-        "version": __version__,
-        "description": "Full-text search over question-and-answer pages.",
-    },
-    "paths": {
-        "/search": {
-            "get": {
-                "summary": "Ranked pages for a query, with highlighted title and snippet",
-                "parameters": [
-                    _param(
-                        "q",
-                        {"type": "string", "maxLength": 500},
-                        'Query: words, "phrase", -excluded, a OR b, subject:name',
-                    ),
-                    _param(
-                        "page",
-                        {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
-                        "Page of results",
-                    ),
-                    _param(
-                        "limit",
-                        {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
-                        "Results per page",
-                    ),
-                    _param(
-                        "subject",
-                        {"type": "string", "maxLength": 100},
-                        "Only this subject (any spelling); unknown subjects match nothing",
-                    ),
-                ],
-                "responses": {
-                    "200": {
-                        "description": "One page of results",
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/SearchResults"}
-                            }
+
+def openapi(config: ServerConfig) -> dict[str, Any]:
+    """OpenAPI 3.1 description of the API with ``config``'s limits (served at ``/openapi.json``)."""
+    q = {"type": "string", "maxLength": config.max_query_chars}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "quicksearch",
+            "version": __version__,
+            "description": "Full-text search over question-and-answer pages.",
+        },
+        "paths": {
+            "/search": {
+                "get": {
+                    "summary": "Ranked pages for a query, with highlighted title and snippet",
+                    "parameters": [
+                        _param(
+                            "q",
+                            q,
+                            'Query: words, "phrase", -excluded, a OR b, subject:name',
+                        ),
+                        _param(
+                            "page",
+                            {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": config.max_page,
+                                "default": 1,
+                            },
+                            "Page of results",
+                        ),
+                        _param(
+                            "limit",
+                            {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": config.max_limit,
+                                "default": 10,
+                            },
+                            "Results per page",
+                        ),
+                        _param(
+                            "subject",
+                            {"type": "string", "maxLength": MAX_SUBJECT_CHARS},
+                            "Only this subject (any spelling); unknown subjects match nothing",
+                        ),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "One page of results",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/SearchResults"}
+                                }
+                            },
+                        },
+                        "400": _ERROR,
+                    },
+                }
+            },
+            "/suggest": {
+                "get": {
+                    "summary": "Completions of the query's last word",
+                    "parameters": [
+                        _param("q", q, "What was typed so far"),
+                        _param(
+                            "limit",
+                            {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_COMPLETIONS,
+                                "default": 8,
+                            },
+                            "Most completions to return",
+                        ),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Completions, most frequent first",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Completions"}
+                                }
+                            },
+                        },
+                        "400": _ERROR,
+                    },
+                }
+            },
+            "/health": {
+                "get": {
+                    "summary": "Index generation and document count",
+                    "responses": {
+                        "200": {
+                            "description": "The index is open and searchable",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Health"}
+                                }
+                            },
+                        },
+                        "503": {"description": "The index cannot be read"},
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}, "hint": {"type": "string"}},
+                },
+                "Hit": {
+                    "type": "object",
+                    "required": ["url", "title", "title_html", "subject", "score", "snippet"],
+                    "properties": {
+                        "url": {"type": "string"},
+                        "title": {"type": "string", "description": "The question, plain text"},
+                        "title_html": {
+                            "type": "string",
+                            "description": "Escaped title with <mark> around matches",
+                        },
+                        "subject": {"type": "string"},
+                        "date": {"type": ["string", "null"], "format": "date"},
+                        "score": {"type": "number"},
+                        "snippet": {
+                            "type": "string",
+                            "description": "Escaped passage with <mark> around matches",
                         },
                     },
-                    "400": _ERROR,
+                },
+                "SearchResults": {
+                    "type": "object",
+                    "required": ["query", "total", "page", "hits", "facets"],
+                    "properties": {
+                        "query": {"type": "string"},
+                        "total": {"type": "integer"},
+                        "page": {"type": "integer"},
+                        "limit": {"type": "integer"},
+                        "pages": {"type": "integer"},
+                        "suggestion": {
+                            "type": ["string", "null"],
+                            "description": "A corrected query (did you mean)",
+                        },
+                        "facets": {
+                            "type": "object",
+                            "additionalProperties": {"type": "integer"},
+                            "description": "Matching pages per subject",
+                        },
+                        "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+                    },
+                },
+                "Completions": {
+                    "type": "object",
+                    "required": ["query", "prefix", "completions", "queries"],
+                    "properties": {
+                        "query": {"type": "string"},
+                        "prefix": {"type": "string"},
+                        "completions": {"type": "array", "items": {"type": "string"}},
+                        "queries": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "Health": {
+                    "type": "object",
+                    "required": ["status", "documents", "generation"],
+                    "properties": {
+                        "status": {"type": "string"},
+                        "documents": {"type": "integer"},
+                        "generation": {"type": "string"},
+                        "built_at": {"type": "string"},
+                        "schema_version": {"type": "integer"},
+                        "version": {"type": "string"},
+                    },
                 },
             }
         },
-        "/suggest": {
-            "get": {
-                "summary": "Completions of the query's last word",
-                "parameters": [
-                    _param("q", {"type": "string", "maxLength": 500}, "What was typed so far"),
-                    _param(
-                        "limit",
-                        {"type": "integer", "minimum": 1, "maximum": 20, "default": 8},
-                        "Most completions to return",
-                    ),
-                ],
-                "responses": {
-                    "200": {
-                        "description": "Completions, most frequent first",
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/Completions"}
-                            }
-                        },
-                    },
-                    "400": _ERROR,
-                },
-            }
-        },
-        "/health": {
-            "get": {
-                "summary": "Index generation and document count",
-                "responses": {
-                    "200": {
-                        "description": "The index is open and searchable",
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Health"}}
-                        },
-                    },
-                    "503": {"description": "The index cannot be read"},
-                },
-            }
-        },
-    },
-    "components": {
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "required": ["error"],
-                "properties": {"error": {"type": "string"}, "hint": {"type": "string"}},
-            },
-            "Hit": {
-                "type": "object",
-                "required": ["url", "title", "title_html", "subject", "score", "snippet"],
-                "properties": {
-                    "url": {"type": "string"},
-                    "title": {"type": "string", "description": "The question, plain text"},
-                    "title_html": {
-                        "type": "string",
-                        "description": "Escaped title with <mark> around matches",
-                    },
-                    "subject": {"type": "string"},
-                    "date": {"type": ["string", "null"], "format": "date"},
-                    "score": {"type": "number"},
-                    "snippet": {
-                        "type": "string",
-                        "description": "Escaped passage with <mark> around matches",
-                    },
-                },
-            },
-            "SearchResults": {
-                "type": "object",
-                "required": ["query", "total", "page", "hits", "facets"],
-                "properties": {
-                    "query": {"type": "string"},
-                    "total": {"type": "integer"},
-                    "page": {"type": "integer"},
-                    "limit": {"type": "integer"},
-                    "pages": {"type": "integer"},
-                    "suggestion": {
-                        "type": ["string", "null"],
-                        "description": "A corrected query (did you mean)",
-                    },
-                    "facets": {
-                        "type": "object",
-                        "additionalProperties": {"type": "integer"},
-                        "description": "Matching pages per subject",
-                    },
-                    "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
-                },
-            },
-            "Completions": {
-                "type": "object",
-                "required": ["query", "prefix", "completions", "queries"],
-                "properties": {
-                    "query": {"type": "string"},
-                    "prefix": {"type": "string"},
-                    "completions": {"type": "array", "items": {"type": "string"}},
-                    "queries": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-            "Health": {
-                "type": "object",
-                "required": ["status", "documents", "generation"],
-                "properties": {
-                    "status": {"type": "string"},
-                    "documents": {"type": "integer"},
-                    "generation": {"type": "string"},
-                    "built_at": {"type": "string"},
-                    "schema_version": {"type": "integer"},
-                    "version": {"type": "string"},
-                },
-            },
-        }
-    },
-}
+    }
+
+
+#: The description for the default limits.
+OPENAPI = openapi(ServerConfig())
