@@ -20,16 +20,19 @@ class Settings:
     #: Bonuses for a query word written exactly as in the question, and for two query words
     #: standing next to each other in it (relative to the question's own weight).
     exact_boost: float = 1.0
-    pairs_boost: float = 0.5
+    pairs_boost: float = 0.1
     #: Added to the score of pages whose question holds every word of the query.
     question_cover_bonus: float = 10.0
-    #: In queries of five or more words, scores are multiplied by (matched words / words) to
-    #: this power (0 turns it off); shorter queries rank by matched words first.
-    coordination: float = 0.5
+    #: In queries of five or more words, scores are multiplied by the share of the query a
+    #: page matches (each word weighted by its idf) to this power (0 turns it off); shorter
+    #: queries rank by matched words first.
+    coordination: float = 0.4
     #: Queries of more words than this (a pasted question or description) are scored as plain
     #: BM25 over the fields: equal field weights (unless the query passes boosts), no question
-    #: bonuses, question_b = bm25_b. Those signals help a few typed words find a page's title;
-    #: on long queries they cost accuracy (measured on ../shared/beir). 0 turns this off.
+    #: bonuses, question_b = bm25_b, a word written n times weighs n times, and quoted or
+    #: hyphenated groups count as separate words rather than phrases. Those signals help a few
+    #: typed words find a page's title; on long queries they cost accuracy (measured on
+    #: ../shared/beir). 0 turns this off.
     long_query_words: int = 4
     #: BM25 parameters; ``question_b`` is lower because questions are short and similar in length.
     bm25_k1: float = 1.2

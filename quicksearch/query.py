@@ -41,6 +41,10 @@ class ParsedQuery:
     terms: tuple[str, ...] = ()
     #: The typed word of each term, normalised but not stemmed (for typo and prefix matching).
     words: tuple[str, ...] = ()
+    #: How many times each term occurs in the query.
+    counts: tuple[int, ...] = ()
+    #: A pasted question or description rather than a few typed words (see ``parse_query``).
+    long: bool = False
     #: The last word, when the query ends in it: it may be unfinished (search-as-you-type).
     prefix: str | None = None
     #: Indices into ``terms`` of the words joined by OR (``cats OR dogs``): either may match.
@@ -61,8 +65,14 @@ class ParsedQuery:
         return frozenset(self.terms) | {t for p in self.phrases for t in p}
 
 
-def parse_query(text: str, *, max_chars: int = 1_000, max_terms: int = 32) -> ParsedQuery:
+def parse_query(
+    text: str, *, max_chars: int = 1_000, max_terms: int = 32, long_query_words: int = 0
+) -> ParsedQuery:
     """Parse ``text``; input past ``max_chars`` or ``max_terms`` terms is cut, not refused.
+
+    A query of more than ``long_query_words`` plain words (when that is not 0) is ``long``: a
+    pasted question or description, whose quotes and hyphens are prose, not syntax, so quoted
+    and hyphenated groups count as separate words instead of phrases.
 
     Angle brackets and control characters are read as spaces (they are never part of a word),
     so ``ParsedQuery.text``, which results echo, holds no markup.
@@ -71,6 +81,8 @@ def parse_query(text: str, *, max_chars: int = 1_000, max_terms: int = 32) -> Pa
         text = "" if text is None else str(text)
     text = searchable_text(text, max_chars)
     terms: dict[str, str] = {}  # term -> typed word, in query order
+    counts: dict[str, int] = {}
+    groups: list[tuple[tuple[str, ...], tuple[str, ...]]] = []  # a phrase's terms and words
     phrases: list[tuple[str, ...]] = []
     ex_terms: list[str] = []
     ex_phrases: list[tuple[str, ...]] = []
@@ -101,6 +113,7 @@ def parse_query(text: str, *, max_chars: int = 1_000, max_terms: int = 32) -> Pa
             (ex_terms.extend(words) if len(words) == 1 else ex_phrases.append(tuple(words)))
         elif len(words) == 1:
             terms.setdefault(words[0], tokens[0].term)
+            counts[words[0]] = counts.get(words[0], 0) + 1
             if was_joining:
                 either[-1].append(words[0])
             else:
@@ -109,8 +122,16 @@ def parse_query(text: str, *, max_chars: int = 1_000, max_terms: int = 32) -> Pa
                 prefix = tokens[0].term
         else:
             # A quoted phrase, or one word the analyser splits (x-ray, covid-19): keep it whole.
+            groups.append((tuple(words), tuple(t.term for t in tokens)))
             phrases.append(tuple(words[:max_terms]))
 
+    long = 0 < long_query_words < len(terms)
+    if long:
+        for group_terms, group_words in groups:
+            for term, word in zip(group_terms, group_words, strict=True):
+                terms.setdefault(term, word)
+                counts[term] = counts.get(term, 0) + 1
+        phrases = []
     kept = list(terms.items())[:max_terms]
     index = {t: i for i, (t, _) in enumerate(kept)}
     alternatives = tuple(
@@ -123,6 +144,8 @@ def parse_query(text: str, *, max_chars: int = 1_000, max_terms: int = 32) -> Pa
         text=text,
         terms=tuple(t for t, _ in kept),
         words=tuple(w for _, w in kept),
+        counts=tuple(counts[t] for t, _ in kept),
+        long=long,
         prefix=prefix if prefix in dict(kept).values() else None,
         alternatives=alternatives,
         phrases=phrases_t,

@@ -50,6 +50,8 @@ class Clause:
     phrase: bool = False
     #: The word as typed (normalised), for the exact-form bonus.
     word: str | None = None
+    #: Multiplies the clause's score: a word written twice in a long query counts twice.
+    weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -240,10 +242,19 @@ class Ranker:
             base = base & ~present
         total_scores = np.zeros(self.size, dtype=np.float32)
         coverage = np.zeros(self.size, dtype=np.int16)
+        # The share of the query a document matches, each clause weighted by its idf: missing
+        # a rare word of a long question costs more than missing a common one.
+        share = np.zeros(self.size, dtype=np.float32)
+        share_total = 0.0
         for clause in clauses:
             scores, present = self._clause_scores(clause, s)
             total_scores += scores
             coverage += present
+            weight = self._idf(int(np.count_nonzero(present & self._live)))
+            share += present * np.float32(weight)
+            share_total += weight
+        if share_total:
+            share /= np.float32(share_total)
         if clauses:
             total_scores += self._bonus(clauses, s)
         conjunctive = True
@@ -262,7 +273,9 @@ class Ranker:
         facets = self._facets(np.flatnonzero(candidates), collapse)
         if allowed is not None:
             candidates = candidates & allowed
-        docs, key = self._order(candidates, total_scores, coverage, len(clauses), collapse, s)
+        docs, key = self._order(
+            candidates, total_scores, coverage, share, len(clauses), collapse, s
+        )
         total = len(docs)
         if start >= total:
             return Ranked([], [], total, facets, conjunctive)
@@ -284,6 +297,7 @@ class Ranker:
         candidates: np.ndarray,
         total_scores: np.ndarray,
         coverage: np.ndarray,
+        share: np.ndarray,
         n_clauses: int,
         collapse: bool,
         s: Settings,
@@ -298,9 +312,8 @@ class Ranker:
         if n_clauses > 1 and (matched < n_clauses).any():
             if n_clauses <= _STRICT_COVERAGE_UP_TO:
                 key += matched * 1e6  # short queries: more matched words always first
-            else:
-                # Long questions: a softer coordination factor.
-                key *= (matched / n_clauses) ** s.coordination
+            else:  # long questions: a softer coordination factor
+                key *= share[docs].astype(np.float64) ** s.coordination
         if collapse:
             # Best first (document order breaks ties), then the first of each question.
             order = np.lexsort((docs, -key))
@@ -321,6 +334,8 @@ class Ranker:
             else:
                 np.maximum(best, scores, out=best)  # a word counts once, by its best form
             present |= where
+        if clause.weight != 1.0:
+            best *= np.float32(clause.weight)
         if clause.docs is not None:
             keep = np.zeros(self.size, dtype=bool)
             keep[clause.docs] = True

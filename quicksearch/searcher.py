@@ -211,14 +211,17 @@ class Searcher:
         with self._lock:
             _ = self._require_engine().vocabulary  # its stems spare most queries the stemmer
         parsed = parse_query(
-            query, max_chars=self.settings.max_query_chars, max_terms=self.settings.max_query_terms
+            query,
+            max_chars=self.settings.max_query_chars,
+            max_terms=self.settings.max_query_terms,
+            long_query_words=settings.long_query_words,
         )
         subjects = list(parsed.subjects)
         if subject:
             subjects.append(canonical_subject(subject))
         if parsed.is_empty and not subjects:
             return SearchResults(query=parsed.text, hits=[], total=0, page=page, limit=limit)
-        if settings.long_query_words and len(parsed.terms) > settings.long_query_words:
+        if parsed.long:
             settings = _for_long_query(settings, keep_field_boosts=bool(boosts))
 
         with self._lock:
@@ -362,7 +365,8 @@ def _with_synonyms(expansion: Expansion, synonyms: Iterable[str]) -> Expansion:
 
 
 def _clauses(parsed: ParsedQuery, expansions: list[Expansion]) -> list[Clause]:
-    """One clause per query word, or per run of words joined by OR."""
+    """One clause per query word, or per run of words joined by OR; in a long query, a word
+    written n times weighs n times (as in BM25 with query term frequencies)."""
     grouped = {i for run in parsed.alternatives for i in run}
     runs = [*parsed.alternatives, *((i,) for i in range(len(parsed.terms)) if i not in grouped)]
     clauses = []
@@ -372,7 +376,8 @@ def _clauses(parsed: ParsedQuery, expansions: list[Expansion]) -> list[Clause]:
             for term, weight in expansions[i].variants:
                 variants[term] = max(weight, variants.get(term, 0.0))
         word = parsed.words[run[0]] if len(run) == 1 else None
-        clauses.append(Clause(tuple(variants.items()), word=word))
+        weight = float(max(parsed.counts[i] for i in run)) if parsed.long else 1.0
+        clauses.append(Clause(tuple(variants.items()), word=word, weight=weight))
     return clauses
 
 

@@ -26,3 +26,25 @@ def test_long_input_is_bounded() -> None:
 def test_never_raises(text: str) -> None:
     q = parse_query(text)
     assert len(q.terms) <= 32
+
+
+def test_long_query_reads_quotes_and_hyphens_as_words() -> None:
+    text = 'I want articles on "message passing" in time-sharing systems, with examples of real systems'
+    q = parse_query(text, long_query_words=4)
+    assert q.long and q.phrases == ()
+    assert {"messag", "pass", "time", "share", "system"} <= set(q.terms)
+    assert dict(zip(q.terms, q.counts, strict=True))["system"] == 2
+    # A few typed words keep the syntax: the quotes and the hyphen make phrases.
+    q = parse_query('"message passing" time-sharing', long_query_words=4)
+    assert not q.long and q.phrases == (("messag", "pass"), ("time", "share"))
+
+
+@given(st.text(max_size=500), st.integers(min_value=0, max_value=40))
+def test_counts_line_up_with_terms(text: str, long_words: int) -> None:
+    q = parse_query(text, long_query_words=long_words)
+    assert len(q.counts) == len(q.terms) == len(q.words)
+    assert all(c >= 1 for c in q.counts)
+    if q.long:
+        assert q.phrases == ()
+    else:
+        assert long_words == 0 or len(q.terms) <= long_words

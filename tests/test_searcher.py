@@ -266,3 +266,18 @@ def test_long_queries_are_scored_as_plain_bm25(built_index: Path) -> None:
         assert got == [(h.url, round(h.score, 4)) for h in plain.search(long_query).hits]
         short = [(h.url, h.score) for h in ix.search("regulated exocytosis").hits]
         assert short != [(h.url, h.score) for h in plain.search("regulated exocytosis").hits]
+
+
+def test_a_word_repeated_in_a_long_query_weighs_more(tmp_path: Path) -> None:
+    # As in BM25 with query term frequencies: the word a description keeps coming back to
+    # decides between two pages that each match one of its words.
+    docs = [
+        Document(url="/compilers", question="Notes", answer="Compilers translate source code."),
+        Document(url="/garbage", question="Notes", answer="Garbage collectors reclaim memory."),
+    ]
+    build_index(docs, tmp_path / "ix")
+    with open_index(tmp_path / "ix") as ix:
+        about_compilers = "garbage compilers compilers compilers alpha beta gamma"
+        about_garbage = "compilers garbage garbage garbage alpha beta gamma"
+        assert [h.url for h in ix.search(about_compilers).hits][0] == "/compilers"
+        assert [h.url for h in ix.search(about_garbage).hits][0] == "/garbage"
