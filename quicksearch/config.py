@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 #: Bumped whenever the on-disk schema or analysis changes; an index with another version
 #: must be rebuilt (``open_index`` says so instead of returning wrong results).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -18,9 +18,10 @@ class Settings:
     keywords_boost: float = 2.0
     answer_boost: float = 1.0
     #: Bonuses for a query word written exactly as in the question, and for two query words
-    #: standing next to each other in it (relative to the question's own weight).
+    #: standing next to each other in it (relative to the question's own weight; the latter
+    #: re-ranks the first 50 results, read from their stored questions).
     exact_boost: float = 1.0
-    pairs_boost: float = 0.1
+    pairs_boost: float = 0.2
     #: Added to the score of pages whose question holds every word of the query.
     question_cover_bonus: float = 10.0
     #: In queries of five or more words, scores are multiplied by the share of the query a

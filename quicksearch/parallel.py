@@ -22,7 +22,7 @@ import threading
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,16 @@ from whoosh.writing import SegmentWriter
 
 from .analysis import stem
 from .errors import QuickSearchError
-from .schema import TEXT_FIELDS, FastText, counting_words, document_fields, kept_words, make_schema
+from .schema import (
+    TEXT_FIELDS,
+    FastText,
+    PostingLists,
+    Postings,
+    counting_words,
+    document_fields,
+    kept_words,
+    make_schema,
+)
 from .sources import OK, SourceRecord, SourceTable, scan_task
 from .storage import release_inherited_locks
 
@@ -92,31 +101,57 @@ class _Lengths:
 
 
 class _TermPool:
-    """Postings grouped by term as they arrive. Whoosh's pool keeps one tuple per posting,
-    sorts them all at commit and spills sorted runs to disk when it fills; grouping costs
-    about as much per posting as its bookkeeping did, and leaves only the terms to sort."""
+    """Postings grouped by field and term as they arrive. Whoosh's pool keeps one tuple per
+    posting, sorts them all at commit and spills sorted runs to disk when it fills; grouping
+    costs about as much per posting as its bookkeeping did, and leaves only the terms to sort.
+    Text terms are kept as ``str`` (their hash is cached; each is encoded once, at commit),
+    other fields' terms as the bytes Whoosh gives."""
 
     def __init__(self) -> None:
-        self.terms: dict[tuple[str, bytes], tuple[array[int], array[float], list[bytes]]] = {}
-        self.fieldnames: set[str] = set()
+        self.fields: dict[str, Postings] = {}
+
+    def field(self, fieldname: str) -> Postings:
+        postings = self.fields.get(fieldname)
+        if postings is None:
+            postings = self.fields[fieldname] = {}
+        return postings
 
     def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
         fieldname, btext, docnum, weight, value = item
-        entry = self.terms.get((fieldname, btext))
+        entry = self.field(fieldname).get(btext)
         if entry is None:
-            entry = self.terms[(fieldname, btext)] = (array("I"), array("f"), [])
-            self.fieldnames.add(fieldname)
+            entry = self.field(fieldname)[btext] = (array("I"), array("f"), [])
         entry[0].append(docnum)
         entry[1].append(weight)
         entry[2].append(value or b"")
 
+    def sorted_terms(self) -> Iterator[tuple[str, bytes, PostingLists]]:
+        """``(field, term bytes, postings)`` in the order a segment stores them."""
+        for fieldname in sorted(self.fields):
+            postings = self.fields[fieldname]
+            # UTF-8 keeps code point order, so str keys sort as their encodings do.
+            for term in sorted(postings):
+                btext = term.encode("utf-8") if isinstance(term, str) else term
+                yield fieldname, btext, postings[term]
+
+    def document_frequencies(self, fieldnames: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Per field, each term's number of documents."""
+        out: dict[str, dict[str, int]] = {}
+        for fieldname in fieldnames:
+            postings = self.fields.get(fieldname, {})
+            out[fieldname] = {
+                t if isinstance(t, str) else t.decode("utf-8"): len(e[0])
+                for t, e in postings.items()
+            }
+        return out
+
     def iter_postings(self) -> Iterator[tuple[str, bytes, int, float, bytes]]:
-        for (fieldname, btext), (docs, weights, values) in sorted(self.terms.items()):
+        for fieldname, btext, (docs, weights, values) in self.sorted_terms():
             for i, docnum in enumerate(docs):
                 yield fieldname, btext, docnum, weights[i], values[i]
 
     def cleanup(self) -> None:
-        self.terms.clear()
+        self.fields.clear()
 
 
 def _write_term(
@@ -164,6 +199,10 @@ class QuickWriter(SegmentWriter):
         super().__init__(ix, **kwargs)
         self.pool.cleanup()
         self.pool = _TermPool()
+        # Stored fields without compression: Whoosh deflates each page's at level 3, which cost
+        # a full build 3% of its time to save 45 MB on the real corpus. The reader inflates
+        # these level-0 streams like any other.
+        self.perdocwriter._colwriters["_stored"]._child._level = 0
         # add_document below leaves out what this schema never uses.
         assert not any(f.vector or f.separate_spelling() for _, f in self.schema.items())
 
@@ -174,7 +213,7 @@ class QuickWriter(SegmentWriter):
         per_doc = self.perdocwriter
         schema = self.schema
         docnum = self.docnum
-        terms = self.pool.terms
+        pool = self.pool
         names = sorted(name for name in fields if not name.startswith("_"))
         self._check_fields(schema, names)
         per_doc.start_doc(docnum)
@@ -184,24 +223,13 @@ class QuickWriter(SegmentWriter):
                 if value is None:
                     continue
                 field = schema[name]
-                length = 0
                 if isinstance(field, FastText) and isinstance(value, str):
                     # The common case, without index()'s generator: the same postings.
-                    boost = field.format.field_boost
-                    items: Any = [(b, f, f * boost, d) for b, f, d in field.term_data(value)]
+                    length = field.add_postings(value, pool.field(name), docnum)
+                elif field.indexed:
+                    length = self._add_postings(field, value, pool.field(name), docnum)
                 else:
-                    items = field.index(value) if field.indexed else ()
-                scorable = field.scorable
-                for btext, freq, weight, data in items:
-                    if scorable:
-                        length += freq
-                    entry = terms.get((name, btext))
-                    if entry is None:
-                        entry = terms[(name, btext)] = (array("I"), array("f"), [])
-                        self.pool.fieldnames.add(name)
-                    entry[0].append(docnum)
-                    entry[1].append(weight)
-                    entry[2].append(data or b"")
+                    length = 0
                 per_doc.add_field(name, field, value if field.stored else None, length)
                 column = field.column_type
                 if column:
@@ -213,13 +241,27 @@ class QuickWriter(SegmentWriter):
         self._added = True
         self.docnum += 1
 
+    @staticmethod
+    def _add_postings(field: Any, value: Any, postings: Postings, docnum: int) -> int:
+        length = 0
+        for btext, freq, weight, data in field.index(value):
+            if field.scorable:
+                length += freq
+            entry = postings.get(btext)
+            if entry is None:
+                entry = postings[btext] = (array("I"), array("f"), [])
+            entry[0].append(docnum)
+            entry[1].append(weight)
+            entry[2].append(data or b"")
+        return length
+
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         lengths = _Lengths(self.per_document_reader()) if self.codec.length_stats else None
         writer = self.fieldwriter
         current = None
         table = None
-        for (fieldname, btext), (docs, weights, values) in sorted(self.pool.terms.items()):
+        for fieldname, btext, (docs, weights, values) in self.pool.sorted_terms():
             if fieldname != current:
                 if current is not None:
                     writer.finish_field()
@@ -281,10 +323,7 @@ def _segment_worker(
                         added.append((record.key, writer.docnum))
                         writer.add_document(**document_fields(doc))
                 results.put(("progress", worker, len(chunk)))
-            frequencies: dict[str, dict[str, int]] = {}
-            for (fieldname, btext), (docs, _, _) in writer.pool.terms.items():
-                if fieldname in TEXT_FIELDS:
-                    frequencies.setdefault(fieldname, {})[btext.decode("utf-8")] = len(docs)
+            frequencies = writer.pool.document_frequencies(TEXT_FIELDS)
             if added:
                 segment = writer._finalize_segment()
             else:

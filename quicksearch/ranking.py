@@ -25,7 +25,7 @@ from whoosh.util.numeric import byte_to_length
 
 from .analysis import remember_stems, stem
 from .config import Settings
-from .schema import EXACT_FIELD, PAIRS_FIELD, TEXT_FIELDS, pair_term, subject_key
+from .schema import EXACT_FIELD, TEXT_FIELDS, kept_words, subject_key
 
 __all__ = ["VOCABULARY_FILE", "Clause", "Ranked", "Ranker", "load_vocabulary", "read_vocabulary"]
 
@@ -36,6 +36,8 @@ _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.flo
 _CACHE_POSTINGS = 8_000_000
 # In any-word mode, queries of up to this many words rank by matched words first.
 _STRICT_COVERAGE_UP_TO = 4
+#: Results re-ranked by the proximity bonus (read from stored questions).
+_PROXIMITY_DEPTH = 50
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class Ranker:
         self.size = reader.doc_count_all()
         self._live = np.ones(self.size, dtype=bool)
         self._lengths: dict[str, np.ndarray] = {}
-        fields = [f for f in (*TEXT_FIELDS, EXACT_FIELD, PAIRS_FIELD) if f in reader.schema]
+        fields = [f for f in (*TEXT_FIELDS, EXACT_FIELD) if f in reader.schema]
         for field in fields:
             self._lengths[field] = np.zeros(self.size, dtype=np.float32)
         for leaf, offset in reader.leaf_readers():
@@ -176,7 +178,6 @@ class Ranker:
         boosts = {
             **s.field_boosts,
             EXACT_FIELD: s.question_boost * s.exact_boost,
-            PAIRS_FIELD: s.question_boost * s.pairs_boost,
         }
         scores = np.zeros(self.size, dtype=np.float32)
         present = np.zeros(self.size, dtype=bool)
@@ -197,8 +198,8 @@ class Ranker:
         return scores, present
 
     def _bonus(self, clauses: Sequence[Clause], settings: Settings) -> np.ndarray:
-        """Extra score for query words written exactly as in a question, for a question that
-        holds every query word, and for neighbouring query words that stand together in it."""
+        """Extra score for query words written exactly as in a question and for a question
+        that holds every query word (see also :meth:`_proximity`)."""
         bonus = np.zeros(self.size, dtype=np.float32)
         words = [c for c in clauses if not c.phrase]
         for clause in words:
@@ -212,10 +213,33 @@ class Ranker:
                     in_question[self.postings("question", term)[0]] = True
                 covered &= in_question
             bonus += covered * np.float32(settings.question_cover_bonus)
-        for first, second in itertools.pairwise(words):
-            a, b = first.variants[0][0], second.variants[0][0]
-            bonus += self.term_scores(pair_term(a, b), (PAIRS_FIELD,), settings)[0]
-            bonus += self.term_scores(pair_term(b, a), (PAIRS_FIELD,), settings)[0]
+        return bonus
+
+    def _pairs(self, clauses: Sequence[Clause], settings: Settings) -> dict[tuple[str, str], float]:
+        """Neighbouring query words, both ways round, with the bonus a question earns by
+        holding them side by side: the question's weight times ``pairs_boost`` times the
+        rarer word's idf among questions (a stand-in for the pair's own idf)."""
+        if not settings.pairs_boost:
+            return {}
+        words = [c.variants[0][0] for c in clauses if not c.phrase]
+        weight = settings.question_boost * settings.pairs_boost
+        pairs: dict[tuple[str, str], float] = {}
+        for a, b in itertools.pairwise(words):
+            if a == b:
+                continue
+            rarest = min(len(self.postings("question", a)[0]), len(self.postings("question", b)[0]))
+            if rarest:
+                pairs[(a, b)] = pairs[(b, a)] = weight * self._idf(rarest)
+        return pairs
+
+    def _proximity(self, docnums: np.ndarray, pairs: dict[tuple[str, str], float]) -> np.ndarray:
+        """The bonus of each document whose question holds query words side by side, read
+        from the stored questions (only the first results are re-ranked by it)."""
+        bonus = np.zeros(len(docnums), dtype=np.float64)
+        for i, docnum in enumerate(docnums.tolist()):
+            question = self._reader.stored_fields(docnum).get("question") or ""
+            stems = [stem(w) for w in kept_words(question)]
+            bonus[i] = sum(pairs.get(pair, 0.0) for pair in set(itertools.pairwise(stems)))
         return bonus
 
     # -- queries -----------------------------------------------------------------------------
@@ -280,17 +304,27 @@ class Ranker:
         if start >= total:
             return Ranked([], [], total, facets, conjunctive)
         wanted = min(total, start + count)
+        pairs = self._pairs(clauses, s)
+        # The proximity bonus re-ranks a fixed head of the results (the same for every page,
+        # so paging stays consistent): it needs the stored questions.
+        head = min(total, _PROXIMITY_DEPTH) if pairs else 0
+        needed = max(wanted, head)
         if collapse:
-            top = np.arange(wanted)  # already in rank order
-        elif wanted < total:
-            top = np.argpartition(-key, wanted - 1)[:wanted]
+            top = np.arange(needed)  # already in rank order
+        elif needed < total:
+            top = np.argpartition(-key, needed - 1)[:needed]
             top = top[np.lexsort((docs[top], -key[top]))]
         else:
             top = np.lexsort((docs, -key))
+        extra = np.zeros(len(docs), dtype=np.float64)
+        if head:
+            first = top[:head]
+            extra[first] = self._proximity(docs[first], pairs)
+            boosted = key[first] + extra[first]
+            top = np.concatenate([first[np.lexsort((docs[first], -boosted))], top[head:]])
         page = top[start:wanted]
-        return Ranked(
-            docs[page].tolist(), total_scores[docs[page]].tolist(), total, facets, conjunctive
-        )
+        scores = total_scores[docs[page]] + extra[page]
+        return Ranked(docs[page].tolist(), scores.tolist(), total, facets, conjunctive)
 
     def _order(
         self,

@@ -7,11 +7,12 @@ import datetime as dt
 import itertools
 import pickle
 import re
+from array import array
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from whoosh import fields, formats
+from whoosh import columns, fields, formats
 from whoosh.analysis import Token, Tokenizer
 from whoosh.system import pack_uint
 
@@ -101,18 +102,6 @@ class ExactWordsAnalyzer(_TermsAnalyzer):
         return [t.term for t in analyze(value, stemming=False)]
 
 
-class WordPairsAnalyzer(_TermsAnalyzer):
-    """Adjacent pairs of question terms ("play case"): rewards query words that stand together."""
-
-    def terms(self, value: str) -> list[str]:
-        stems = [t.term for t in analyze(value)]
-        return [pair_term(a, b) for a, b in itertools.pairwise(stems)]
-
-
-def pair_term(first: str, second: str) -> str:
-    return f"{first} {second}"
-
-
 def question_key(question: str) -> str:
     """Equal for questions that differ only in case, punctuation or spacing."""
     return " ".join(re.findall(r"\w+", question.casefold()))
@@ -128,13 +117,26 @@ def kept_words(text: str) -> list[str]:
     global _last_words
     if text is _last_words[0]:
         return _last_words[1]
-    words = [w for w in map(normalize_word, _TOKEN.findall(text)) if w]
+    words = list(filter(None, map(normalize_word, _TOKEN.findall(text))))
     _last_words = (text, words)
     return words
 
 
+#: One term's postings while a segment is written: document numbers, weights, encoded values.
+PostingLists = tuple["array[int]", "array[float]", list[bytes]]
+#: A field's postings by term (``str`` for text fields, Whoosh's bytes for the others).
+Postings = dict[Any, PostingLists]
+
 #: Positions.encode of a single position, precomputed for the first positions of a text.
 _SINGLE_POSITION = [pack_uint(1) + pickle.dumps([p], 2) for p in range(2048)]
+
+
+def _encode_positions(where: list[int]) -> bytes:
+    """Positions.encode, inlined: the count, then the pickled position deltas."""
+    if len(where) == 1 and where[0] < len(_SINGLE_POSITION):  # most terms of a page
+        return _SINGLE_POSITION[where[0]]
+    deltas = [where[0], *(b - a for a, b in itertools.pairwise(where))]
+    return pack_uint(len(where)) + pickle.dumps(deltas, 2)
 
 
 class FastText(fields.TEXT):
@@ -143,30 +145,49 @@ class FastText(fields.TEXT):
     (a test checks it), at a fraction of the cost. Queries still use the analyzer."""
 
     def _terms(self, words: list[str]) -> list[str]:
-        return [stem(w) for w in words]
+        return list(map(stem, words))
 
-    def term_data(self, value: str) -> list[tuple[bytes, int, bytes]]:
-        """``(term bytes, frequency, encoded posting value)`` of each distinct term of
-        ``value``, counting its words for spelling when this field's analyzer would."""
+    def _positions(self, value: str) -> dict[str, list[int]]:
         words = kept_words(value)
         if _word_counts is not None and isinstance(self.analyzer, QuickAnalyzer):
             _word_counts.update(words)
         positions: dict[str, list[int]] = {}
         for i, term in enumerate(self._terms(words)):
             positions.setdefault(term, []).append(i)
+        return positions
+
+    def term_data(self, value: str) -> list[tuple[bytes, int, bytes]]:
+        """``(term bytes, frequency, encoded posting value)`` of each distinct term of
+        ``value``, counting its words for spelling when this field's analyzer would."""
+        positions = self._positions(value)
         if not isinstance(self.format, formats.Positions):  # Frequency, as word_values does
             return [(t.encode("utf-8"), len(w), pack_uint(len(w))) for t, w in positions.items()]
+        return [(t.encode("utf-8"), len(w), _encode_positions(w)) for t, w in positions.items()]
+
+    def add_postings(self, value: str, postings: Postings, docnum: int) -> int:
+        """Add document ``docnum``'s postings of ``value`` to ``postings`` (keyed by term
+        ``str``): what :meth:`term_data` gives, without building its list. Returns the
+        field length."""
+        positions = self._positions(value)
+        boost = self.format.field_boost
+        with_positions = isinstance(self.format, formats.Positions)
         single = _SINGLE_POSITION
-        out = []
+        length = 0
         for term, where in positions.items():
-            if len(where) == 1 and where[0] < len(single):  # most terms of a page
-                data = single[where[0]]
+            freq = len(where)
+            length += freq
+            entry = postings.get(term)
+            if entry is None:
+                entry = postings[term] = (array("I"), array("f"), [])
+            entry[0].append(docnum)
+            entry[1].append(freq * boost)
+            if not with_positions:
+                entry[2].append(pack_uint(freq))
+            elif freq == 1 and where[0] < len(single):  # most terms of a page: no call, no pickle
+                entry[2].append(single[where[0]])
             else:
-                # Positions.encode, inlined: the count, then the pickled position deltas.
-                deltas = [where[0], *(b - a for a, b in itertools.pairwise(where))]
-                data = pack_uint(len(where)) + pickle.dumps(deltas, 2)
-            out.append((term.encode("utf-8"), len(where), data))
-        return out
+                entry[2].append(_encode_positions(where))
+        return length if self.scorable else 0
 
     def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
         if not isinstance(value, str):  # lists bypass the analyzer, as in Whoosh
@@ -184,17 +205,24 @@ class FastExactWords(FastText):
         return words
 
 
-class FastWordPairs(FastText):
-    """Adjacent pairs of question terms."""
-
-    def _terms(self, words: list[str]) -> list[str]:
-        stems = [stem(w) for w in words]
-        return [pair_term(a, b) for a, b in itertools.pairwise(stems)]
-
-
 TEXT_FIELDS = ("question", "keywords", "answer")
-#: Question-only fields that add to the score of documents already matched.
-EXACT_FIELD, PAIRS_FIELD = "question_exact", "question_pairs"
+#: A question-only field that adds to the score of documents already matched.
+EXACT_FIELD = "question_exact"
+
+
+class KeyColumn(fields.COLUMN):
+    """A text value kept per document in a column (and stored if asked), never indexed: the
+    ranker reads subjects and duplicate keys whole, and indexing them cost a build 5%."""
+
+    def __init__(self, *, stored: bool = False) -> None:
+        super().__init__(columns.VarBytesColumn())
+        self.stored = stored
+
+    def to_column_value(self, value: Any) -> bytes:
+        return str(value).encode("utf-8")
+
+    def from_column_value(self, value: bytes) -> str:
+        return value.decode("utf-8")
 
 
 def make_schema() -> fields.Schema:
@@ -204,14 +232,12 @@ def make_schema() -> fields.Schema:
         question=FastText(analyzer=analyzer, stored=True, phrase=True),
         question_exact=FastExactWords(analyzer=ExactWordsAnalyzer(), phrase=False),
         # Pages asking the same question share this key, so results can show one of them.
-        question_key=fields.ID(sortable=True),
-        question_pairs=FastWordPairs(analyzer=WordPairsAnalyzer(), phrase=False),
+        question_key=KeyColumn(),
         keywords=FastText(analyzer=analyzer, stored=True, phrase=True),
         answer=FastText(analyzer=analyzer, stored=True, phrase=True),
-        subject=fields.ID(stored=True, sortable=True),
-        # Filters match this case-folded key, so any spelling of a subject finds it.
-        subject_key=fields.ID(),
-        date=fields.DATETIME(stored=True, sortable=True),
+        # Subject filters and facets read this column (see Ranker.subject_mask).
+        subject=KeyColumn(stored=True),
+        date=fields.STORED(),
         id=fields.STORED(),
         source=fields.STORED(),
     )
@@ -232,12 +258,10 @@ def document_fields(doc: Document) -> dict[str, Any]:
         "url": doc.url,
         "question": doc.question,
         "question_exact": doc.question,
-        "question_pairs": doc.question,
         "question_key": question_key(doc.question),
         "keywords": KEYWORD_SEPARATOR.join(doc.keywords),
         "answer": doc.answer,
         "subject": doc.subject,
-        "subject_key": subject_key(doc.subject),
         "id": doc.id,
         "source": doc.source,
     }

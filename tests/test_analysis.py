@@ -35,7 +35,7 @@ def test_fast_fields_index_exactly_like_the_analyzer(text: str) -> None:
     from quicksearch.schema import counting_words, make_schema
 
     schema = make_schema()
-    for name in ("question", "answer", "keywords", "question_exact", "question_pairs"):
+    for name in ("question", "answer", "keywords", "question_exact"):
         field = schema[name]
         with counting_words() as fast_counts:
             fast = sorted(field.index(text))

@@ -29,7 +29,10 @@ def test_never_raises(text: str) -> None:
 
 
 def test_long_query_reads_quotes_and_hyphens_as_words() -> None:
-    text = 'I want articles on "message passing" in time-sharing systems, with examples of real systems'
+    text = (
+        'I want articles on "message passing" in time-sharing systems, '
+        "with examples of real systems"
+    )
     q = parse_query(text, long_query_words=4)
     assert q.long and q.phrases == ()
     assert {"messag", "pass", "time", "share", "system"} <= set(q.terms)

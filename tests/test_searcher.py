@@ -10,6 +10,7 @@ from quicksearch import (
     IndexNotFoundError,
     InvalidArgumentError,
     QuickSearchError,
+    Settings,
     build_index,
     open_index,
 )
@@ -279,5 +280,23 @@ def test_a_word_repeated_in_a_long_query_weighs_more(tmp_path: Path) -> None:
     with open_index(tmp_path / "ix") as ix:
         about_compilers = "garbage compilers compilers compilers alpha beta gamma"
         about_garbage = "compilers garbage garbage garbage alpha beta gamma"
-        assert [h.url for h in ix.search(about_compilers).hits][0] == "/compilers"
-        assert [h.url for h in ix.search(about_garbage).hits][0] == "/garbage"
+        assert ix.search(about_compilers).hits[0].url == "/compilers"
+        assert ix.search(about_garbage).hits[0].url == "/garbage"
+
+
+def test_query_words_side_by_side_in_a_question_rank_first(tmp_path: Path) -> None:
+    # Both questions hold both words, equally long; only one holds them together.
+    docs = [
+        Document(url="/apart", question="Why is the acid in a cell weak?", answer="Notes."),
+        Document(url="/together", question="Why is a weak acid in a cell?", answer="Notes."),
+    ]
+    build_index(docs, tmp_path / "ix")
+    with open_index(tmp_path / "ix") as ix:
+        assert [h.url for h in ix.search("weak acid").hits] == ["/together", "/apart"]
+        assert [h.url for h in ix.search("acid weak").hits] == ["/together", "/apart"]
+        first, second = ix.search("weak acid").hits
+        assert first.score > second.score
+        # Without the bonus the two pages tie, and index order decides.
+        flat = open_index(tmp_path / "ix", settings=Settings(pairs_boost=0))
+        with flat:
+            assert [h.url for h in flat.search("weak acid").hits] == ["/apart", "/together"]
