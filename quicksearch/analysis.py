@@ -7,6 +7,7 @@ a snippet exactly when it matched. Engine-free; the Whoosh adapter lives in ``sc
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -76,8 +77,20 @@ def remember_stems(stems: dict[str, str], same: Iterable[str] = ()) -> None:
     _known_stems.update(stems)
 
 
-def load_stemmer() -> None:
-    """Import the stemmer now rather than on the first unknown word (servers warm up)."""
+def load_stemmer(*, without_scipy: bool = False) -> None:
+    """Import the stemmer now rather than on the first unknown word (servers warm up).
+
+    ``without_scipy`` is for quicksearch's own short-lived processes (build workers): NLTK
+    imports SciPy, when installed, for collocation statistics nothing here uses, which took
+    0.5 of its 0.7 s import. SciPy is hidden while NLTK loads, so in that process NLTK's
+    Fisher test stays unavailable; an app's own process is never changed this way.
+    """
+    if without_scipy and "scipy" not in sys.modules and "nltk" not in sys.modules:
+        sys.modules["scipy"] = None  # type: ignore[assignment]  # `import scipy` now fails
+        try:
+            _stemmer()
+        finally:
+            del sys.modules["scipy"]
     _stemmer()
 
 

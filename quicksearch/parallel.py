@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import pickle
 import queue
 import random
 import threading
@@ -27,14 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3TermInfo, _lenfield
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 from whoosh.system import pack_ushort
-from whoosh.util.numeric import byte_to_length
+from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-from .analysis import stem
+from .analysis import load_stemmer, stem
 from .errors import QuickSearchError
 from .schema import (
     TEXT_FIELDS,
@@ -61,6 +62,7 @@ BLOCK_ZLIB = 1
 #: Terms with at most this many postings keep them in their term record: most terms are rare
 #: (word pairs above all), and a block of their own costs a pickle, zlib and a seek each.
 INLINE_POSTINGS = 8
+_TERM_INFO = W3TermInfo._struct
 
 
 def worker_setup(parent_pid: int) -> None:
@@ -176,16 +178,25 @@ def _write_term(
                 postings._maxlength = max(known)
 
 
-def _finish_inlined(writer: Any, btext: bytes) -> None:
-    """End a term by storing its few postings in its term record rather than in a block of
-    the postings file (Whoosh's reader supports this; its writer's own path to it is broken:
-    it calls ``set_inline`` on a term info whose method is ``set_inlined``)."""
-    postings = writer._postwriter
-    info = postings._terminfo
-    info.add_block(postings)
-    info.set_inlined(postings._ids, postings._weights, postings._values)
-    postings._terminfo = None
-    writer._tindex.add(pack_ushort(writer._fieldid) + btext, info.to_bytes())
+def _inlined_record(
+    docs: array[int], weights: array[float], values: list[bytes], lengths: Any
+) -> bytes:
+    """The term record of a term whose few postings it holds itself: the bytes Whoosh's
+    ``W3TermInfo`` gives after one block of these postings (its reader supports inlined
+    postings; its writer's own path to them is broken, calling ``set_inline`` on a term info
+    whose method is ``set_inlined``), built without a postings writer per term."""
+    known = [n for n in map(lengths.__getitem__, docs) if n] if lengths is not None else []
+    stats = _TERM_INFO.pack(
+        True,
+        sum(weights),
+        len(docs),
+        length_to_byte(min(known)) if known else 0,
+        length_to_byte(max(known)) if known else 0,
+        max(0, max(weights)),
+        docs[0],
+        docs[-1],
+    )
+    return stats + pickle.dumps((tuple(docs), tuple(weights), tuple(v for v in values if v)), 2)
 
 
 class QuickWriter(SegmentWriter):
@@ -268,11 +279,12 @@ class QuickWriter(SegmentWriter):
                 writer.start_field(fieldname, self.schema[fieldname])
                 current = fieldname
                 table = lengths.table(fieldname) if lengths is not None else None
-            writer.start_term(btext)
-            _write_term(writer._postwriter, docs, weights, values, table)
             if len(docs) <= INLINE_POSTINGS:
-                _finish_inlined(writer, btext)
+                key = pack_ushort(writer._fieldid) + btext
+                writer._tindex.add(key, _inlined_record(docs, weights, values, table))
             else:
+                writer.start_term(btext)
+                _write_term(writer._postwriter, docs, weights, values, table)
                 writer.finish_term()
         if current is not None:
             writer.finish_field()
@@ -310,6 +322,7 @@ def _segment_worker(
         worker_setup(parent_pid)
         random.seed()  # forked workers share the parent's state; Whoosh names segments with it
         gc.disable()  # see paused_gc; this process ends with the build
+        load_stemmer(without_scipy=True)
         ix = _WorkerStorage(path).open_index()
         writer = QuickWriter(ix, _lk=False, limitmb=_WRITER_MB, compound=False)
         records: list[SourceRecord] = []

@@ -43,3 +43,23 @@ def test_fast_fields_index_exactly_like_the_analyzer(text: str) -> None:
             slow = sorted(fields.TEXT.index(field, text))
         assert fast == slow
         assert fast_counts == slow_counts
+
+
+def test_build_workers_load_the_stemmer_without_scipy() -> None:
+    # In a fresh process, as in a build worker: NLTK loads without SciPy, stems as always,
+    # and SciPy stays importable afterwards.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from quicksearch.analysis import load_stemmer, stem\n"
+        "load_stemmer(without_scipy=True)\n"
+        "print(stem('running'), 'scipy' in sys.modules)\n"
+        "try:\n    import scipy\nexcept ImportError:\n    pass\n"
+        "print(sys.modules.get('scipy', 'absent') is not None)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.split() == ["run", "False", "True"]

@@ -215,6 +215,10 @@ def test_quick_writer_writes_what_whoosh_writes(tmp_path: Path) -> None:
         a, b = ours.postings(field, term), theirs.postings(field, term)
         assert list(a.items_as(kind)) == list(b.items_as(kind)), (field, term)
         assert ours.doc_frequency(field, term) == theirs.doc_frequency(field, term)
+        mine, whooshs = ours.term_info(field, term), theirs.term_info(field, term)
+        for stat in ("weight", "doc_frequency", "min_length", "max_length", "max_weight"):
+            assert getattr(mine, stat)() == getattr(whooshs, stat)(), (field, term, stat)
+        assert (mine.min_id(), mine.max_id()) == (whooshs.min_id(), whooshs.max_id())
     for field in ("question", "answer", "keywords"):
         assert ours.field_length(field) == theirs.field_length(field)
         assert [ours.doc_field_length(d, field) for d in range(len(docs))] == [
