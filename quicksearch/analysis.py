@@ -57,11 +57,30 @@ class Token(NamedTuple):
     end: int
 
 
+#: Set by quicksearch's own processes (see :func:`lean_nltk_import`).
+_hide_scipy = False
+
+
+def lean_nltk_import() -> None:
+    """Load NLTK, when first needed, without SciPy: NLTK imports SciPy (when installed) for
+    collocation statistics nothing here uses, 0.5 of its 0.7 s import. Called by the CLI and
+    the build workers, processes that run only quicksearch; in them NLTK's Fisher test stays
+    unavailable. A library call never does this to an app's process."""
+    global _hide_scipy
+    _hide_scipy = True
+
+
 @lru_cache(maxsize=1)
 def _stemmer():  # type: ignore[no-untyped-def]
     # Imported lazily: nltk costs ~0.3 s to import, which `quicksearch --help` must not pay.
-    from nltk.stem.snowball import EnglishStemmer
-
+    if _hide_scipy and "scipy" not in sys.modules and "nltk" not in sys.modules:
+        sys.modules["scipy"] = None  # type: ignore[assignment]  # `import scipy` now fails
+        try:
+            from nltk.stem.snowball import EnglishStemmer
+        finally:
+            del sys.modules["scipy"]
+    else:
+        from nltk.stem.snowball import EnglishStemmer
     return EnglishStemmer()
 
 
@@ -77,20 +96,8 @@ def remember_stems(stems: dict[str, str], same: Iterable[str] = ()) -> None:
     _known_stems.update(stems)
 
 
-def load_stemmer(*, without_scipy: bool = False) -> None:
-    """Import the stemmer now rather than on the first unknown word (servers warm up).
-
-    ``without_scipy`` is for quicksearch's own short-lived processes (build workers): NLTK
-    imports SciPy, when installed, for collocation statistics nothing here uses, which took
-    0.5 of its 0.7 s import. SciPy is hidden while NLTK loads, so in that process NLTK's
-    Fisher test stays unavailable; an app's own process is never changed this way.
-    """
-    if without_scipy and "scipy" not in sys.modules and "nltk" not in sys.modules:
-        sys.modules["scipy"] = None  # type: ignore[assignment]  # `import scipy` now fails
-        try:
-            _stemmer()
-        finally:
-            del sys.modules["scipy"]
+def load_stemmer() -> None:
+    """Import the stemmer now rather than on the first unknown word (servers warm up)."""
     _stemmer()
 
 

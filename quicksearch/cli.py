@@ -115,6 +115,9 @@ def main() -> None:
         quicksearch index sample_content
         quicksearch search regulated exocytosis
     """
+    from .analysis import lean_nltk_import
+
+    lean_nltk_import()  # this process runs only quicksearch
 
 
 @main.command()

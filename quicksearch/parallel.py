@@ -35,7 +35,7 @@ from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-from .analysis import load_stemmer, stem
+from .analysis import lean_nltk_import, load_stemmer, stem
 from .errors import QuickSearchError
 from .schema import (
     TEXT_FIELDS,
@@ -322,7 +322,8 @@ def _segment_worker(
         worker_setup(parent_pid)
         random.seed()  # forked workers share the parent's state; Whoosh names segments with it
         gc.disable()  # see paused_gc; this process ends with the build
-        load_stemmer(without_scipy=True)
+        lean_nltk_import()
+        load_stemmer()
         ix = _WorkerStorage(path).open_index()
         writer = QuickWriter(ix, _lk=False, limitmb=_WRITER_MB, compound=False)
         records: list[SourceRecord] = []

@@ -53,8 +53,8 @@ def test_build_workers_load_the_stemmer_without_scipy() -> None:
 
     code = (
         "import sys\n"
-        "from quicksearch.analysis import load_stemmer, stem\n"
-        "load_stemmer(without_scipy=True)\n"
+        "from quicksearch.analysis import lean_nltk_import, load_stemmer, stem\n"
+        "lean_nltk_import(); load_stemmer()\n"
         "print(stem('running'), 'scipy' in sys.modules)\n"
         "try:\n    import scipy\nexcept ImportError:\n    pass\n"
         "print(sys.modules.get('scipy', 'absent') is not None)\n"
