@@ -70,9 +70,9 @@ def parse_query(
 ) -> ParsedQuery:
     """Parse ``text``; input past ``max_chars`` or ``max_terms`` terms is cut, not refused.
 
-    A query of more than ``long_query_words`` plain words (when that is not 0) is ``long``: a
-    pasted question or description, whose quotes and hyphens are prose, not syntax, so quoted
-    and hyphenated groups count as separate words instead of phrases.
+    A query of more than ``long_query_words`` words (when that is not 0) is ``long``: a pasted
+    question or description, whose quotes are prose, not syntax, so quoted words count one by
+    one instead of as a phrase.
 
     Angle brackets and control characters are read as spaces (they are never part of a word),
     so ``ParsedQuery.text``, which results echo, holds no markup.
@@ -111,22 +111,24 @@ def parse_query(
         words = [stem(t.term) for t in tokens]
         if negated:
             (ex_terms.extend(words) if len(words) == 1 else ex_phrases.append(tuple(words)))
-        elif len(words) == 1:
-            terms.setdefault(words[0], tokens[0].term)
-            counts[words[0]] = counts.get(words[0], 0) + 1
-            if was_joining:
-                either[-1].append(words[0])
-            else:
-                either.append([words[0]])
-            if not quoted and m.end() == len(text):
-                prefix = tokens[0].term
-        else:
-            # A quoted phrase, or one word the analyser splits (x-ray, covid-19): keep it whole.
+        elif quoted and len(words) > 1:
             groups.append((tuple(words), tuple(t.term for t in tokens)))
             phrases.append(tuple(words[:max_terms]))
+        else:
+            # A word, or one the analyser splits (x-ray, covid-19, shock-sound): its parts are
+            # words of their own, which the proximity bonus rewards for standing together.
+            for term, token in zip(words, tokens, strict=True):
+                terms.setdefault(term, token.term)
+                counts[term] = counts.get(term, 0) + 1
+            if len(words) == 1 and was_joining:
+                either[-1].append(words[0])
+            else:
+                either.extend([term] for term in words)
+            if len(words) == 1 and not quoted and m.end() == len(text):
+                prefix = tokens[0].term
 
     long = 0 < long_query_words < len(terms)
-    if long:
+    if long:  # quotes in a pasted question are prose: their words count one by one
         for group_terms, group_words in groups:
             for term, word in zip(group_terms, group_words, strict=True):
                 terms.setdefault(term, word)

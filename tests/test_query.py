@@ -12,9 +12,10 @@ def test_words_phrases_exclusions_subjects() -> None:
     assert q.subjects == ("Computer Science", "Physics")
 
 
-def test_hyphenated_word_is_a_phrase_and_stop_words_drop() -> None:
+def test_hyphenated_word_is_its_parts_and_stop_words_drop() -> None:
     q = parse_query("what is an x-ray")
-    assert q.terms == () and q.phrases == (("x", "ray"),)
+    assert q.terms == ("x", "ray") and q.phrases == ()
+    assert parse_query('what is an "x-ray"').phrases == (("x", "ray"),)
 
 
 def test_long_input_is_bounded() -> None:
@@ -28,7 +29,7 @@ def test_never_raises(text: str) -> None:
     assert len(q.terms) <= 32
 
 
-def test_long_query_reads_quotes_and_hyphens_as_words() -> None:
+def test_long_query_reads_quotes_as_words() -> None:
     text = (
         'I want articles on "message passing" in time-sharing systems, '
         "with examples of real systems"
@@ -37,9 +38,10 @@ def test_long_query_reads_quotes_and_hyphens_as_words() -> None:
     assert q.long and q.phrases == ()
     assert {"messag", "pass", "time", "share", "system"} <= set(q.terms)
     assert dict(zip(q.terms, q.counts, strict=True))["system"] == 2
-    # A few typed words keep the syntax: the quotes and the hyphen make phrases.
+    # A few typed words keep the syntax: the quotes make a phrase.
     q = parse_query('"message passing" time-sharing', long_query_words=4)
-    assert not q.long and q.phrases == (("messag", "pass"), ("time", "share"))
+    assert not q.long and q.phrases == (("messag", "pass"),)
+    assert q.terms == ("time", "share")
 
 
 @given(st.text(max_size=500), st.integers(min_value=0, max_value=40))
