@@ -19,7 +19,15 @@ from .cleaning import clean_answer, clean_text
 from .errors import InvalidSourceError
 from .models import Document
 
-__all__ = ["PageError", "decode_page", "find_pages", "load_page", "parse_page", "read_page_bytes"]
+__all__ = [
+    "PageError",
+    "decode_page",
+    "find_pages",
+    "load_page",
+    "page_files",
+    "parse_page",
+    "read_page_bytes",
+]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is ~2x faster
 _FOLDER_HINT = "check the path: SOURCE must be a folder of .md pages with YAML front matter"
@@ -40,17 +48,30 @@ _HANDLER = _FastYAMLHandler()
 
 def find_pages(folder: str | os.PathLike[str]) -> list[Path]:
     """All ``*.md`` files under ``folder``, sorted, skipping hidden folders and symlink loops."""
+    return sorted(Path(path) for path, _ in page_files(folder))
+
+
+def page_files(folder: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """``(path, key)`` of every page :func:`find_pages` finds, unsorted; the key is the path
+    relative to ``folder`` with ``/`` separators. Plain strings: a build lists 36,000 pages,
+    and pathlib spent half a second on them."""
     root = Path(folder)
     if not root.exists():
         raise InvalidSourceError(f"source folder not found: {root}", hint=_FOLDER_HINT)
     if not root.is_dir():
         raise InvalidSourceError(f"source is not a folder: {root}", hint=_FOLDER_HINT)
-    pages: list[Path] = []
+    top = str(root)
+    pages: list[tuple[str, str]] = []
     # followlinks=False: a symlinked folder cannot make the walk loop forever.
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        pages.extend(Path(dirpath, f) for f in filenames if f.endswith(".md") and f[0] != ".")
-    pages.sort()
+        relative = os.path.relpath(dirpath, top)
+        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+        pages.extend(
+            (os.path.join(dirpath, f), prefix + f)
+            for f in filenames
+            if f.endswith(".md") and f[0] != "."
+        )
     return pages
 
 

@@ -22,7 +22,7 @@ from whoosh import index as whoosh_index
 
 from . import __version__
 from .config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
-from .documents import find_pages
+from .documents import page_files
 from .errors import (
     IndexNotFoundError,
     InvalidSourceError,
@@ -88,9 +88,7 @@ def _scan(
 
 
 def _folder_tasks(root: Path, settings: Settings) -> list[tuple[str, str, int]]:
-    tasks = [
-        (str(p), p.relative_to(root).as_posix(), settings.max_file_bytes) for p in find_pages(root)
-    ]
+    tasks = [(path, key, settings.max_file_bytes) for path, key in page_files(root)]
     tasks.sort(key=lambda t: t[1])  # url ownership goes to the first page in key order
     return tasks
 

@@ -56,7 +56,8 @@ def write_json_atomic(path: Path, data: Any, indent: int | None = 2) -> None:
     """Write JSON to ``path`` so that readers see the old file or the new one, never half."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=indent, sort_keys=True, ensure_ascii=False)
+        # dumps, not dump: only a one-shot encode uses the C encoder (index files run to MBs).
+        f.write(json.dumps(data, indent=indent, sort_keys=True, ensure_ascii=False))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
