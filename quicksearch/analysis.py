@@ -73,14 +73,14 @@ def lean_nltk_import() -> None:
 @lru_cache(maxsize=1)
 def _stemmer():  # type: ignore[no-untyped-def]
     # Imported lazily: nltk costs ~0.3 s to import, which `quicksearch --help` must not pay.
-    if _hide_scipy and "scipy" not in sys.modules and "nltk" not in sys.modules:
+    hide = _hide_scipy and "scipy" not in sys.modules and "nltk" not in sys.modules
+    if hide:
         sys.modules["scipy"] = None  # type: ignore[assignment]  # `import scipy` now fails
-        try:
-            from nltk.stem.snowball import EnglishStemmer
-        finally:
-            del sys.modules["scipy"]
-    else:
+    try:
         from nltk.stem.snowball import EnglishStemmer
+    finally:
+        if hide:
+            del sys.modules["scipy"]
     return EnglishStemmer()
 
 

@@ -120,12 +120,7 @@ class _TermPool:
 
     def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
         fieldname, btext, docnum, weight, value = item
-        entry = self.field(fieldname).get(btext)
-        if entry is None:
-            entry = self.field(fieldname)[btext] = (array("I"), array("f"), [])
-        entry[0].append(docnum)
-        entry[1].append(weight)
-        entry[2].append(value or b"")
+        _add_posting(self.field(fieldname), btext, docnum, weight, value)
 
     def sorted_terms(self) -> Iterator[tuple[str, bytes, PostingLists]]:
         """``(field, term bytes, postings)`` in the order a segment stores them."""
@@ -154,6 +149,18 @@ class _TermPool:
 
     def cleanup(self) -> None:
         self.fields.clear()
+
+
+def _add_posting(
+    postings: Postings, term: Any, docnum: int, weight: float, value: bytes | None
+) -> None:
+    """Append one posting to its term's lists (FastText.add_postings inlines this loop)."""
+    entry = postings.get(term)
+    if entry is None:
+        entry = postings[term] = (array("I"), array("f"), [])
+    entry[0].append(docnum)
+    entry[1].append(weight)
+    entry[2].append(value or b"")
 
 
 def _write_term(
@@ -259,12 +266,7 @@ class QuickWriter(SegmentWriter):
         for btext, freq, weight, data in field.index(value):
             if field.scorable:
                 length += freq
-            entry = postings.get(btext)
-            if entry is None:
-                entry = postings[btext] = (array("I"), array("f"), [])
-            entry[0].append(docnum)
-            entry[1].append(weight)
-            entry[2].append(data or b"")
+            _add_posting(postings, btext, docnum, weight, data)
         return length
 
     def _flush_segment(self) -> None:

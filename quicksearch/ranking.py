@@ -266,18 +266,21 @@ class Ranker:
             base = base & ~present
         total_scores = np.zeros(self.size, dtype=np.float32)
         coverage = np.zeros(self.size, dtype=np.int16)
-        # The share of the query a document matches, each clause weighted by its idf: missing
-        # a rare word of a long question costs more than missing a common one.
-        share = np.zeros(self.size, dtype=np.float32)
+        # Long questions rank partial matches by the share of the query they match, each clause
+        # weighted by its idf: missing a rare word costs more than missing a common one.
+        share = (
+            np.zeros(self.size, dtype=np.float32) if len(clauses) > _STRICT_COVERAGE_UP_TO else None
+        )
         share_total = 0.0
         for clause in clauses:
             scores, present = self._clause_scores(clause, s)
             total_scores += scores
             coverage += present
-            weight = self._idf(int(np.count_nonzero(present & self._live)))
-            share += present * np.float32(weight)
-            share_total += weight
-        if share_total:
+            if share is not None:
+                weight = self._idf(int(np.count_nonzero(present & self._live)))
+                share += present * np.float32(weight)
+                share_total += weight
+        if share is not None and share_total:
             share /= np.float32(share_total)
         if clauses:
             total_scores += self._bonus(clauses, s)
@@ -331,7 +334,7 @@ class Ranker:
         candidates: np.ndarray,
         total_scores: np.ndarray,
         coverage: np.ndarray,
-        share: np.ndarray,
+        share: np.ndarray | None,
         n_clauses: int,
         collapse: bool,
         s: Settings,
@@ -347,6 +350,7 @@ class Ranker:
             if n_clauses <= _STRICT_COVERAGE_UP_TO:
                 key += matched * 1e6  # short queries: more matched words always first
             else:  # long questions: a softer coordination factor
+                assert share is not None
                 key *= share[docs].astype(np.float64) ** s.coordination
         if collapse:
             # Best first (document order breaks ties), then the first of each question.
