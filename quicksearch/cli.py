@@ -24,6 +24,8 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 #: Exit status of ``index --strict`` when pages were skipped.
 EXIT_SKIPPED = 8
+#: Exit status of ``index --strict`` when the index ends up with no documents.
+EXIT_EMPTY = 10
 
 
 def _console(stderr: bool = False):  # type: ignore[no-untyped-def]
@@ -133,7 +135,11 @@ def main() -> None:
     help="Largest share of live pages a run may remove without --force.",
 )
 @wait_option
-@click.option("--strict", is_flag=True, help=f"Exit {EXIT_SKIPPED} if any page was skipped.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help=f"Exit {EXIT_SKIPPED} if any page was skipped, {EXIT_EMPTY} if the index is empty.",
+)
 @click.option(
     "--report",
     "report_file",
@@ -207,8 +213,12 @@ def index(
         _write_report(report_file, data)
     if as_json:
         click.echo(to_json(data))
+        for warning in report.warnings:  # stdout is for the machine; people read stderr
+            click.secho(f"warning: {warning}", fg="yellow", err=True)
     else:
         print_report(_console(), _console(stderr=True), report, quiet=quiet)
+    if strict and not report.documents:
+        sys.exit(EXIT_EMPTY)
     if strict and report.skipped:
         sys.exit(EXIT_SKIPPED)
 

@@ -72,10 +72,13 @@ class BuildReport:
     unchanged: int = 0
     #: Documents in the live index after this run.
     documents: int = 0
+    #: Things a person should look at although nothing failed (e.g. the index is empty).
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["skipped"] = [asdict(s) for s in self.skipped]
+        data["warnings"] = list(self.warnings)
         return data
 
 

@@ -84,7 +84,9 @@ class Ranker:
             if leaf.has_deletions():
                 deleted = [d for d in range(count) if leaf.is_deleted(d)]
                 self._live[[offset + d for d in deleted]] = False
-            perdoc = leaf._perdoc
+            perdoc = getattr(leaf, "_perdoc", None)
+            if perdoc is None:  # an index without documents has no segment to read
+                continue
             for field in fields:
                 column = perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
                 if column is not None:

@@ -71,6 +71,8 @@ def print_report(
         )
     if len(report.skipped) > max_listed:
         warnings.print(f"... and {len(report.skipped) - max_listed} more skipped pages")
+    for warning in report.warnings:
+        warnings.print(Text.assemble(("warning: ", "yellow"), warning), crop=False)
     if quiet:
         return
     if report.mode == "full":

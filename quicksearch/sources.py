@@ -132,8 +132,19 @@ def document_record(doc: Document) -> SourceRecord:
 def records_for_documents(docs: Iterable[Document]) -> Iterator[tuple[SourceRecord, Document]]:
     for doc in docs:
         record = document_record(doc)
-        if not (doc.url.strip() and doc.question.strip() and doc.answer.strip()):
+        missing = [
+            name
+            for name, value in (
+                ("url", doc.url),
+                ("question", doc.question),
+                ("answer", doc.answer),
+            )
+            if not value.strip()
+        ]
+        if missing:
+            # Same rule and words as for page files: a hit shows its question as the title and
+            # its answer as the snippet, so a page lacking either has nothing to show.
             record = replace(
-                record, url=None, status=SKIPPED, reason="missing url, question or answer"
+                record, url=None, status=SKIPPED, reason=f"missing {', '.join(missing)}"
             )
         yield record, doc

@@ -12,6 +12,30 @@ from quicksearch import Document, build_index
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+#: Query strings that must never crash anything (library, CLI, server).
+HOSTILE_QUERIES = [
+    "",
+    "   ",
+    '"',
+    '""',
+    "(((",
+    "a:b",
+    "subject:",
+    "-",
+    "--x",
+    "*",
+    "?",
+    "acid*",
+    "[1 TO 2]",
+    "AND OR NOT",
+    "x" * 10_000,
+    "emoji 🙂🔥 acid",
+    "\x00\x01",
+    "'; DROP TABLE",
+    "\\",
+    "café",
+]
+
 
 def write_page(
     folder: Path,
