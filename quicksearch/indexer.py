@@ -175,6 +175,18 @@ def _guard(live: int | None, dropped: int, max_drop: float, force: bool, what: s
     )
 
 
+def _warnings(documents: int, table: SourceTable) -> tuple[str, ...]:
+    if documents:
+        return ()
+    seen = len(table.records)
+    why = (
+        "the source holds no pages"
+        if not seen
+        else f"no usable page among the {seen:,} found (see the skipped and excluded counts)"
+    )
+    return (f"the index has no documents: {why}; searches will find nothing",)
+
+
 # -- full build --------------------------------------------------------------------------------
 
 
@@ -216,6 +228,8 @@ def build_index(
         parallel = False
 
     with writer_lock(root, timeout=lock_timeout):
+        # A generation rolled back from must not become the one a later rollback returns to.
+        prune(root)
         live = _live_documents(root)
         tmp_dir = new_generation_dir(root)
         try:
@@ -242,6 +256,7 @@ def build_index(
         mode="full",
         added=indexed,
         documents=indexed,
+        warnings=_warnings(indexed, table),
     )
 
 
@@ -328,6 +343,7 @@ def update_index(
         )
 
     with writer_lock(root, timeout=lock_timeout):
+        prune(root)  # as in build_index: forget generations rolled back from
         generation = current_generation(root)
         old = SourceTable.load(generation.path)
         same_schema = generation.manifest.get("schema_version") == SCHEMA_VERSION
@@ -335,7 +351,7 @@ def update_index(
             plan = _with_progress(
                 progress,
                 "checking",
-                lambda cb: _plan_update(source, folder, old, jobs, settings, cb),
+                lambda cb: _plan_update(source, folder, old, generation.path, jobs, settings, cb),
             )
             return _apply_update(root, generation, old, plan, started, max_drop, force)
     # An index of another schema version, or no usable record of what it holds: rebuild it.
@@ -361,10 +377,25 @@ class _Plan:
         self.extra_skipped: list[SkippedFile] = []
 
 
+#: Timestamp granularity to allow for (coarse kernel clocks, FAT's 2 s).
+_MTIME_SLACK_NS = 2_000_000_000
+
+
+def _racy_from(generation_dir: Path) -> int:
+    """Files modified this close to when the source table was written may have changed again
+    within the same timestamp tick, keeping size and mtime: those are re-read (by digest), as
+    git does for its "racily clean" entries."""
+    try:
+        return os.stat(generation_dir / SOURCES_FILE).st_mtime_ns - _MTIME_SLACK_NS
+    except OSError:
+        return 0
+
+
 def _plan_update(
     source: Any,
     folder: bool,
     old: SourceTable,
+    old_dir: Path,
     jobs: int,
     settings: Settings,
     progress: ProgressCallback | None,
@@ -375,6 +406,7 @@ def _plan_update(
     )
     if folder:
         to_scan = []
+        racy_from = _racy_from(old_dir)
         for task in _folder_tasks(Path(source), settings):
             path, key, _ = task
             prev = old.records.get(key)
@@ -386,6 +418,7 @@ def _plan_update(
                 prev is not None
                 and st is not None
                 and (prev.size, prev.mtime_ns) == (st.st_size, st.st_mtime_ns)
+                and prev.mtime_ns < racy_from
             ):
                 records[key] = prev
             else:
@@ -499,6 +532,7 @@ def _apply_update(
         deleted=len(deletes),
         unchanged=len(new_owners) - added - updated,
         documents=documents,
+        warnings=_warnings(documents, plan.table),
     )
 
 

@@ -142,6 +142,22 @@ def test_rollback(tmp_path: Path) -> None:
     assert urls(ix, "platypus") == {"/p/x"}
 
 
+def test_rollback_after_rollback_and_rebuild_returns_to_the_generation_live_before(
+    tmp_path: Path,
+) -> None:
+    # Found by the lifecycle state machine: the generation rolled back from used to stay
+    # behind as the "previous" one, so the next rollback brought the bad index back.
+    src, ix = corpus(tmp_path / "src"), tmp_path / "ix"
+    good = build_index(src, ix).generation
+    write_page(src, "x.md", url="/p/x", question="Platypus?", answer="Platypus.")
+    bad = build_index(src, ix).generation
+    assert rollback(ix) == good
+    (src / "x.md").unlink()
+    newest = build_index(src, ix).generation
+    assert rollback(ix) == good != bad
+    assert newest != good and urls(ix, "platypus") == set()
+
+
 def test_old_generations_are_pruned(tmp_path: Path) -> None:
     src, ix = corpus(tmp_path / "src"), tmp_path / "ix"
     for _ in range(4):
