@@ -37,7 +37,10 @@ from whoosh.writing import SegmentWriter
 
 from .analysis import lean_nltk_import, load_stemmer, stem
 from .errors import QuickSearchError
+from .postings import SUFFIX as POSTINGS_SUFFIX
+from .postings import write_postings
 from .schema import (
+    RANKED_FIELDS,
     TEXT_FIELDS,
     FastText,
     PostingLists,
@@ -46,6 +49,7 @@ from .schema import (
     document_fields,
     kept_words,
     make_schema,
+    question_stems,
 )
 from .sources import OK, SourceRecord, SourceTable, scan_task
 from .storage import release_inherited_locks
@@ -109,8 +113,10 @@ class _TermPool:
     Text terms are kept as ``str`` (their hash is cached; each is encoded once, at commit),
     other fields' terms as the bytes Whoosh gives."""
 
-    def __init__(self) -> None:
+    def __init__(self, str_fields: Iterable[str] = ()) -> None:
         self.fields: dict[str, Postings] = {}
+        #: Fields whose terms add_document keys by ``str``.
+        self._str_fields = frozenset(str_fields)
 
     def field(self, fieldname: str) -> Postings:
         postings = self.fields.get(fieldname)
@@ -119,8 +125,11 @@ class _TermPool:
         return postings
 
     def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
+        """One posting from Whoosh (a merged segment's): keyed as add_document keys it, or a
+        merge that also adds pages would hold the same term twice, as bytes and as str."""
         fieldname, btext, docnum, weight, value = item
-        _add_posting(self.field(fieldname), btext, docnum, weight, value)
+        term: str | bytes = btext.decode("utf-8") if fieldname in self._str_fields else btext
+        _add_posting(self.field(fieldname), term, docnum, weight, value)
 
     def sorted_terms(self) -> Iterator[tuple[str, bytes, PostingLists]]:
         """``(field, term bytes, postings)`` in the order a segment stores them."""
@@ -217,13 +226,18 @@ class QuickWriter(SegmentWriter):
         kwargs.setdefault("codec", W3Codec(blocklimit=BLOCK_POSTINGS, compression=BLOCK_ZLIB))
         super().__init__(ix, **kwargs)
         self.pool.cleanup()
-        self.pool = _TermPool()
+        self.pool = _TermPool(
+            name for name, field in self.schema.items() if isinstance(field, FastText)
+        )
         # Stored fields without compression: Whoosh deflates each page's at level 3, which cost
         # a full build 3% of its time to save 60 MB on the real corpus. The reader inflates
         # these level-0 streams like any other.
         self.perdocwriter._colwriters["_stored"]._child._level = 0
         # add_document below leaves out what this schema never uses.
         assert not any(f.vector or f.separate_spelling() for _, f in self.schema.items())
+        #: Each document's question as the ranker's proximity bonus reads it (its stems in
+        #: order), stored in the side file so that bonus needs no stored-field reads.
+        self._questions: list[str] = []
 
     def add_document(self, **fields: Any) -> None:
         """Whoosh's add_document without boosts, vectors or spelling fields, with each posting
@@ -257,8 +271,15 @@ class QuickWriter(SegmentWriter):
             per_doc.cancel_doc()
             raise
         per_doc.finish_doc()
+        self._questions.append(question_stems(fields.get("question") or ""))
         self._added = True
         self.docnum += 1
+
+    def add_reader(self, reader: Any) -> None:
+        """Merge a segment (Whoosh copies its live documents in this order)."""
+        for _, stored in reader.iter_docs():
+            self._questions.append(question_stems(stored.get("question") or ""))
+        super().add_reader(reader)
 
     @staticmethod
     def _add_postings(field: Any, value: Any, postings: Postings, docnum: int) -> int:
@@ -294,6 +315,12 @@ class QuickWriter(SegmentWriter):
         writer.close()
         if lengths is not None:
             lengths.close()
+        # The ranker's copy of the ranked fields' postings (see postings.py).
+        write_postings(
+            os.path.join(self.storage.folder, self.newsegment.make_filename(POSTINGS_SUFFIX)),
+            {name: self.pool.fields.get(name, {}) for name in RANKED_FIELDS},
+            questions=self._questions if len(self._questions) == self.docnum else None,
+        )
 
 
 @contextlib.contextmanager

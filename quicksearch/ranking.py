@@ -1,13 +1,24 @@
-"""BM25F ranking over the index's postings, vectorised with numpy.
+"""BM25F ranking with work in proportion to the answer, not the corpus.
 
-Whoosh stores the postings; evaluating big OR queries through its pure-Python matcher trees costs
-seconds. Here each query term's postings are read block-wise (and cached), scored for all
-documents at once, and combined with numpy: totals and subject facets are exact counts over
-masks, and "all words, else any words" is a per-document count of matched query words.
+Postings come from the side files beside each segment (see :mod:`quicksearch.postings`): a
+posting list is a slice of a mapped array. A query is evaluated in one of three ways, all
+giving the ranking that scoring every matching page would:
+
+- **all words** (the common case): the pages that have every query word are found from the
+  rarest word's pages, checking the others by binary search in their lists; only those pages
+  are scored.
+- **some words, short query** (no page has them all): pages rank by how many words they match,
+  then by score, over dense per-document arrays.
+- **some words, long query** (a pasted question): MaxScore. Each word's highest possible score
+  is known from its list; once the first pages scored set the bar for the top k, pages that
+  only hold words whose best scores cannot sum past it are never scored.
+
+Totals and subject facets are exact, counted over sets of matching pages rather than scores.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import math
@@ -16,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
@@ -25,19 +37,28 @@ from whoosh.util.numeric import byte_to_length
 
 from .analysis import remember_stems, stem
 from .config import Settings
-from .schema import EXACT_FIELD, TEXT_FIELDS, kept_words, subject_key
+from .postings import SUFFIX as POSTINGS_SUFFIX
+from .postings import PostingsFile, term_hash
+from .schema import EXACT_FIELD, RANKED_FIELDS, TEXT_FIELDS, question_stems, subject_key
 
 __all__ = ["VOCABULARY_FILE", "Clause", "Ranked", "Ranker", "load_vocabulary", "read_vocabulary"]
 
 VOCABULARY_FILE = "vocabulary.json"
 
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
-# Cached postings, counted in postings (8 bytes each): ~64 MB at most.
+# Cached posting lists, counted in postings (8 bytes each): ~64 MB at most.
 _CACHE_POSTINGS = 8_000_000
 # In any-word mode, queries of up to this many words rank by matched words first.
 _STRICT_COVERAGE_UP_TO = 4
 #: Results re-ranked by the proximity bonus (read from stored questions).
 _PROXIMITY_DEPTH = 50
+#: Questions' stems kept for the proximity bonus (a few hundred bytes each).
+_QUESTION_CACHE = 50_000
+#: Pages scored in full to set the bar before pruning (at least four times the depth).
+_SEED = 200
+_MAX_CLAUSES = 64
+_EMPTY_IDS = np.zeros(0, dtype=np.int32)
+_EMPTY_TF = np.zeros(0, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -67,31 +88,88 @@ class Ranked:
     conjunctive: bool
 
 
+@dataclass
+class _List:
+    """One field's postings of one term, with what scoring them needs for one query."""
+
+    ids: np.ndarray  # global document numbers, ascending (int32)
+    tf: np.ndarray  # term frequencies (float32)
+    coef: float  # boost * idf
+    norm: np.ndarray  # per-document k1 * (1 - b + b * length / avg), dense (float32)
+    k1: float
+    ub: float  # the largest score any posting of this list reaches
+
+    def scores(self) -> np.ndarray:
+        tf = self.tf
+        return self.coef * tf * (self.k1 + 1.0) / (tf + self.norm[self.ids])
+
+    def probe(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which of ``docs`` (ascending) have this term, and their scores (there, in order).
+        Binary search from the shorter side: the documents into the list, or the reverse."""
+        ids = self.ids
+        found = np.zeros(len(docs), dtype=bool)
+        if not len(ids) or not len(docs):
+            return found, np.zeros(0, dtype=np.float32)
+        if len(docs) <= 4 * len(ids):
+            at = np.searchsorted(ids, docs)
+            np.minimum(at, len(ids) - 1, out=at)
+            found = ids[at] == docs
+            at = at[found]
+        else:
+            where = np.searchsorted(docs, ids)
+            np.minimum(where, len(docs) - 1, out=where)
+            hit = docs[where] == ids
+            found[where[hit]] = True
+            at = np.flatnonzero(hit)
+        tf = self.tf[at]
+        return found, self.coef * tf * (self.k1 + 1.0) / (tf + self.norm[ids[at]])
+
+
+@dataclass
+class _Plan:
+    """A clause's posting lists: per variant, its weight and one list per field."""
+
+    clause: Clause
+    variants: list[tuple[float, list[_List]]]
+    docs: np.ndarray | None  # phrase filter, ascending
+    ub: float
+    size: int  # postings in all its lists (an upper bound of its pages)
+
+    def lists(self) -> list[_List]:
+        return [lst for _, lists in self.variants for lst in lists]
+
+
 class Ranker:
     """Scores queries against one open index generation (not thread-safe: callers lock)."""
 
-    def __init__(self, reader: IndexReader, settings: Settings) -> None:
+    def __init__(
+        self, reader: IndexReader, settings: Settings, directory: Path | None = None
+    ) -> None:
         self._reader = reader
         self.settings = settings
         self.size = reader.doc_count_all()
         self._live = np.ones(self.size, dtype=bool)
         self._lengths: dict[str, np.ndarray] = {}
-        fields = [f for f in (*TEXT_FIELDS, EXACT_FIELD) if f in reader.schema]
+        fields = [f for f in RANKED_FIELDS if f in reader.schema]
         for field in fields:
             self._lengths[field] = np.zeros(self.size, dtype=np.float32)
+        #: Per segment: (first document number, its reader, its side file or None).
+        self._segments: list[tuple[int, IndexReader, PostingsFile | None]] = []
         for leaf, offset in reader.leaf_readers():
+            perdoc = getattr(leaf, "_perdoc", None)
+            if perdoc is None:  # an index without documents has no segment to read
+                continue
             count = leaf.doc_count_all()
             if leaf.has_deletions():
                 deleted = [d for d in range(count) if leaf.is_deleted(d)]
                 self._live[[offset + d for d in deleted]] = False
-            perdoc = getattr(leaf, "_perdoc", None)
-            if perdoc is None:  # an index without documents has no segment to read
-                continue
             for field in fields:
                 column = perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
                 if column is not None:
-                    raw = np.fromiter((column[i] for i in range(count)), np.uint8, count)
+                    raw = np.frombuffer(_column_bytes(column, count), dtype=np.uint8)
                     self._lengths[field][offset : offset + count] = _LENGTH_OF_BYTE[raw]
+            self._segments.append((offset, leaf, _side_file(directory, leaf)))
+        self._offsets = [offset for offset, _, _ in self._segments]
         live_count = max(1, int(self._live.sum()))
         self.documents = int(self._live.sum())
         self._deletions = self.documents < self.size
@@ -111,60 +189,64 @@ class Ranker:
             self._question_codes = np.unique(keys, return_inverse=True)[1].astype(np.int32)
         else:
             self._question_codes = np.arange(self.size, dtype=np.int32)
-        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        # Pages whose question another page repeats: the only ones collapsing can drop.
+        shared = np.bincount(self._question_codes, minlength=1) > 1
+        self._repeated = shared[self._question_codes] if self.size else np.zeros(0, dtype=bool)
+        self._any_repeated = bool(self._repeated.any())
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = (
+            OrderedDict()
+        )
         self._cached = 0
-        self._cache_lock = threading.Lock()
+        self._norms: dict[tuple[str, float, float], np.ndarray] = {}
+        self._peaks: dict[tuple[str, str, float, float], float] = {}
+        self._questions: OrderedDict[int, tuple[str, ...]] = OrderedDict()
+        self._masks: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
+        self._counts: dict[tuple[str, ...], int] = {}
 
     # -- postings ----------------------------------------------------------------------------
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """Global document numbers and term frequencies of ``term`` in ``field``."""
+        """Global document numbers (ascending) and term frequencies of ``term`` in ``field``."""
+        ids, tf, _ = self._postings(field, term)
+        return ids, tf
+
+    def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, int]:
         key = (field, term)
-        with self._cache_lock:
+        with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        id_blocks: list[np.ndarray] = []
-        weight_blocks: list[np.ndarray] = []
-        for leaf, offset in self._reader.leaf_readers():
-            if (field, term) not in leaf:
-                continue
-            matcher = leaf.postings(field, term)
-            while not hasattr(matcher, "_read_ids") and hasattr(matcher, "child"):
-                matcher = matcher.child  # skip the deleted-docs filter: _live masks those
-            if isinstance(matcher, ListMatcher):  # a rare term's postings, kept in its record
-                inlined = np.asarray(matcher._ids, dtype=np.int32)
-                id_blocks.append(inlined + offset if offset else inlined)
-                weight_blocks.append(
-                    np.asarray(matcher._weights, dtype=np.float32)
-                    if matcher._weights
-                    else np.ones(len(inlined), dtype=np.float32)
-                )
-                continue
-            while matcher.is_active():
-                # Whole blocks at a time: the per-posting matcher API is far slower.
-                matcher._read_ids()
-                matcher._read_weights()
-                block_ids = np.asarray(matcher._ids, dtype=np.int32)
-                id_blocks.append(block_ids + offset if offset else block_ids)
-                block_weights = matcher._weights
-                weight_blocks.append(
-                    np.asarray(block_weights, dtype=np.float32)
-                    if block_weights is not None
-                    else np.ones(len(block_ids), dtype=np.float32)
-                )
-                matcher._next_block()
-        if id_blocks:
-            result = (np.concatenate(id_blocks), np.concatenate(weight_blocks))
+        id_parts: list[np.ndarray] = []
+        tf_parts: list[np.ndarray] = []
+        hashed = np.array([term_hash(term)], dtype=np.uint64)
+        for offset, leaf, side in self._segments:
+            if side is not None and side.has_field(field):
+                starts, counts = side.find(field, hashed)
+                if counts[0]:
+                    ids, tf = side.slice(field, int(starts[0]), int(counts[0]))
+                    id_parts.append(ids.astype(np.int32) + np.int32(offset))
+                    tf_parts.append(tf.astype(np.float32))
+            else:
+                ids, tf = _whoosh_postings(leaf, field, term)
+                if len(ids):
+                    id_parts.append(ids + np.int32(offset))
+                    tf_parts.append(tf)
+        if not id_parts:
+            result = (_EMPTY_IDS, _EMPTY_TF, 0)
         else:
-            result = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
-        ids = result[0]
-        with self._cache_lock:
+            ids = id_parts[0] if len(id_parts) == 1 else np.concatenate(id_parts)
+            tf = tf_parts[0] if len(tf_parts) == 1 else np.concatenate(tf_parts)
+            # Deleted pages keep their postings until a merge: count live documents only, so
+            # an index with deletions scores like one built without those pages.
+            df = int(np.count_nonzero(self._live[ids])) if self._deletions else len(ids)
+            result = (ids, tf, df)
+        with self._lock:
             self._cache[key] = result
-            self._cached += len(ids)
+            self._cached += len(result[0])
             while self._cached > _CACHE_POSTINGS and len(self._cache) > 1:
-                _, (old_ids, _) = self._cache.popitem(last=False)
+                _, (old_ids, _, _) = self._cache.popitem(last=False)
                 self._cached -= len(old_ids)
         return result
 
@@ -172,50 +254,172 @@ class Ranker:
         n = self.documents
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
-    def term_scores(
-        self, term: str, fields: Sequence[str] = TEXT_FIELDS, settings: Settings | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """BM25F score of ``term`` for every document, and where it occurs at all."""
-        s = settings or self.settings
-        boosts = {
-            **s.field_boosts,
-            EXACT_FIELD: s.question_boost * s.exact_boost,
-        }
-        scores = np.zeros(self.size, dtype=np.float32)
-        present = np.zeros(self.size, dtype=bool)
-        for field in fields:
-            if field not in self._lengths:
-                continue
-            ids, tf = self.postings(field, term)
-            if not len(ids):
-                continue
-            b = s.bm25_b if field in ("keywords", "answer") else s.question_b
-            norm = s.bm25_k1 * (1.0 - b + b * self._lengths[field][ids] / self._avg[field])
-            # Deleted pages keep their postings until a merge: count live documents only, so
-            # an index with deletions scores like one built without those pages.
-            df = int(np.count_nonzero(self._live[ids])) if self._deletions else len(ids)
-            idf = self._idf(df)
-            scores[ids] += boosts[field] * idf * tf * (s.bm25_k1 + 1.0) / (tf + norm)
-            present[ids] = True
-        return scores, present
+    def _norm(self, field: str, k1: float, b: float) -> np.ndarray:
+        key = (field, k1, b)
+        norm = self._norms.get(key)
+        if norm is None:
+            norm = k1 * (1.0 - b + b * self._lengths[field] / self._avg[field])
+            self._norms[key] = norm
+        return norm
 
-    def _bonus(self, clauses: Sequence[Clause], settings: Settings) -> np.ndarray:
+    def _list(self, field: str, term: str, boost: float, s: Settings) -> _List:
+        ids, tf, df = self._postings(field, term)
+        b = s.bm25_b if field in ("keywords", "answer") else s.question_b
+        k1 = s.bm25_k1
+        norm = self._norm(field, k1, b)
+        coef = boost * self._idf(df) if len(ids) else 0.0
+        peak_key = (field, term, k1, b)
+        peak = self._peaks.get(peak_key)
+        if peak is None:  # the best tf/length ratio of the list, whatever the query's weights
+            peak = float((tf * (k1 + 1.0) / (tf + norm[ids])).max()) if len(ids) else 0.0
+            if len(self._peaks) > 200_000:
+                self._peaks.clear()
+            self._peaks[peak_key] = peak
+        # The bound is a hair above the true best, against float32 rounding of the scores.
+        return _List(ids, tf, coef, norm, k1, coef * peak * (1.0 + 1e-5))
+
+    def _plan(self, clause: Clause, s: Settings) -> _Plan:
+        boosts = s.field_boosts
+        variants = []
+        ub = 0.0
+        size = 0
+        for term, weight in clause.variants:
+            lists = [
+                self._list(field, term, boosts[field], s)
+                for field in TEXT_FIELDS
+                if field in self._lengths
+            ]
+            lists = [lst for lst in lists if len(lst.ids)]
+            variants.append((weight, lists))
+            bound = weight * sum(lst.ub for lst in lists)
+            ub = ub + bound if clause.phrase else max(ub, bound)
+            size += sum(len(lst.ids) for lst in lists)
+        docs = None
+        if clause.docs is not None:
+            docs = np.unique(np.asarray(clause.docs, dtype=np.int32))
+            size = min(size, len(docs))
+        return _Plan(clause, variants, docs, ub * clause.weight, size)
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def _member(self, plan: _Plan, docs: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(docs), dtype=bool)
+        for lst in plan.lists():
+            found |= lst.probe(docs)[0]
+        if plan.docs is not None:
+            found &= _isin_sorted(docs, plan.docs)
+        return found
+
+    def _plan_ids(self, plan: _Plan) -> np.ndarray:
+        """The documents of a clause, ascending."""
+        lists = plan.lists()
+        if not lists:
+            ids = _EMPTY_IDS
+        elif len(lists) == 1:
+            ids = lists[0].ids
+        else:
+            ids = np.unique(np.concatenate([lst.ids for lst in lists]))
+        if plan.docs is not None:
+            ids = ids[_isin_sorted(ids, plan.docs)]
+        return ids
+
+    def _plan_mask(self, plan: _Plan) -> np.ndarray:
+        mask = np.zeros(self.size, dtype=bool)
+        for lst in plan.lists():
+            mask[lst.ids] = True
+        if plan.docs is not None:
+            keep = np.zeros(self.size, dtype=bool)
+            keep[plan.docs] = True
+            mask &= keep
+        return mask
+
+    def _conjunction(self, plans: list[_Plan], excluded: list[_Plan]) -> np.ndarray:
+        """Live, not excluded documents that match every clause, ascending."""
+        order = sorted(range(len(plans)), key=lambda i: plans[i].size)
+        docs = self._plan_ids(plans[order[0]])
+        if self._deletions and len(docs):
+            docs = docs[self._live[docs]]
+        for i in order[1:]:
+            if not len(docs):
+                break
+            docs = docs[self._member(plans[i], docs)]
+        for plan in excluded:
+            if len(docs):
+                docs = docs[~self._member(plan, docs)]
+        return docs
+
+    def _clause_scores(self, plan: _Plan, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A clause's score for each of ``docs`` and whether it matches them."""
+        best = np.zeros(len(docs), dtype=np.float32)
+        present = np.zeros(len(docs), dtype=bool)
+        for weight, lists in plan.variants:
+            scores = np.zeros(len(docs), dtype=np.float32)
+            for lst in lists:
+                found, values = lst.probe(docs)
+                scores[found] += values
+                present |= found
+            if weight != 1.0:
+                scores = scores * weight
+            if plan.clause.phrase:
+                best += scores
+            else:
+                np.maximum(best, scores, out=best)  # a word counts once, by its best form
+        if plan.clause.weight != 1.0:
+            best *= np.float32(plan.clause.weight)
+        if plan.docs is not None:
+            keep = _isin_sorted(docs, plan.docs)
+            present &= keep
+            best = np.where(keep, best, 0.0).astype(np.float32)
+        return best, present
+
+    def _score(
+        self, plans: list[_Plan], docs: np.ndarray, s: Settings
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (bonuses included) of ``docs`` and the number of clauses each matches."""
+        total = np.zeros(len(docs), dtype=np.float32)
+        coverage = np.zeros(len(docs), dtype=np.int16)
+        for plan in plans:
+            scores, present = self._clause_scores(plan, docs)
+            total += scores
+            coverage += present
+        if plans:
+            total += self._bonus(plans, docs, s)
+        return total, coverage
+
+    def _bonus(self, plans: list[_Plan], docs: np.ndarray, s: Settings) -> np.ndarray:
         """Extra score for query words written exactly as in a question and for a question
         that holds every query word (see also :meth:`_proximity`)."""
-        bonus = np.zeros(self.size, dtype=np.float32)
-        words = [c for c in clauses if not c.phrase]
-        for clause in words:
-            if clause.word:
-                bonus += self.term_scores(clause.word, (EXACT_FIELD,), settings)[0]
-        if settings.question_cover_bonus and len(words) > 1:
-            covered = np.ones(self.size, dtype=bool)
-            for clause in words:
-                in_question = np.zeros(self.size, dtype=bool)
-                for term, _ in clause.variants:
-                    in_question[self.postings("question", term)[0]] = True
+        bonus = np.zeros(len(docs), dtype=np.float32)
+        words = [p for p in plans if not p.clause.phrase]
+        if s.exact_boost:
+            boost = s.question_boost * s.exact_boost
+            for plan in words:
+                if plan.clause.word and EXACT_FIELD in self._lengths:
+                    lst = self._list(EXACT_FIELD, plan.clause.word, boost, s)
+                    found, values = lst.probe(docs)
+                    bonus[found] += values
+        if s.question_cover_bonus and len(words) > 1:
+            covered = np.ones(len(docs), dtype=bool)
+            for plan in words:
+                in_question = np.zeros(len(docs), dtype=bool)
+                for term, _ in plan.clause.variants:
+                    ids = self._postings("question", term)[0]
+                    in_question |= _isin_sorted(docs, ids)
                 covered &= in_question
-            bonus += covered * np.float32(settings.question_cover_bonus)
+            bonus += covered * np.float32(s.question_cover_bonus)
         return bonus
+
+    def _bonus_bound(self, plans: list[_Plan], s: Settings) -> float:
+        bound = 0.0
+        words = [p for p in plans if not p.clause.phrase]
+        if s.exact_boost:
+            boost = s.question_boost * s.exact_boost
+            for plan in words:
+                if plan.clause.word and EXACT_FIELD in self._lengths:
+                    bound += self._list(EXACT_FIELD, plan.clause.word, boost, s).ub
+        if s.question_cover_bonus and len(words) > 1:
+            bound += s.question_cover_bonus
+        return bound
 
     def _pairs(self, clauses: Sequence[Clause], settings: Settings) -> dict[tuple[str, str], float]:
         """Neighbouring query words, both ways round, with the bonus a question earns by
@@ -234,13 +438,33 @@ class Ranker:
                 pairs[(a, b)] = pairs[(b, a)] = weight * self._idf(rarest)
         return pairs
 
+    def _question_stems(self, docnum: int) -> tuple[str, ...]:
+        with self._lock:
+            hit = self._questions.get(docnum)
+            if hit is not None:
+                self._questions.move_to_end(docnum)
+                return hit
+        stems = tuple(self._question_terms(docnum).split())
+        with self._lock:
+            self._questions[docnum] = stems
+            if len(self._questions) > _QUESTION_CACHE:
+                self._questions.popitem(last=False)
+        return stems
+
+    def _question_terms(self, docnum: int) -> str:
+        at = bisect.bisect_right(self._offsets, docnum) - 1
+        offset, _, side = self._segments[at]
+        text = side.question(docnum - offset) if side is not None else None
+        if text is None:  # an index without side files: read the stored question
+            text = question_stems(self._reader.stored_fields(docnum).get("question") or "")
+        return text
+
     def _proximity(self, docnums: np.ndarray, pairs: dict[tuple[str, str], float]) -> np.ndarray:
         """The bonus of each document whose question holds query words side by side, read
         from the stored questions (only the first results are re-ranked by it)."""
         bonus = np.zeros(len(docnums), dtype=np.float64)
         for i, docnum in enumerate(docnums.tolist()):
-            question = self._reader.stored_fields(docnum).get("question") or ""
-            stems = [stem(w) for w in kept_words(question)]
+            stems = self._question_stems(docnum)
             bonus[i] = sum(pairs.get(pair, 0.0) for pair in set(itertools.pairwise(stems)))
         return bonus
 
@@ -256,150 +480,364 @@ class Ranker:
         count: int = 10,
         collapse: bool = True,
         settings: Settings | None = None,
+        prune: bool = True,
     ) -> Ranked:
         """Rank documents for ``clauses``: those matching all of them, or, when they are fewer
         than ``count`` (a page), those matching any, more matched clauses first. ``allowed``
         is a filter mask. With ``collapse``, pages asking the same question count once, as the
-        best of them. ``settings`` overrides the ranker's weights for this query."""
+        best of them. ``settings`` overrides the ranker's weights for this query.
+        ``prune=False`` scores every matching page (the reference the pruning is tested
+        against); the ranking is the same."""
         s = settings or self.settings
-        base = self._live
-        for clause in excluded:
-            _, present = self._clause_scores(clause, s)
-            base = base & ~present
-        total_scores = np.zeros(self.size, dtype=np.float32)
-        coverage = np.zeros(self.size, dtype=np.int16)
-        # Long questions rank partial matches by the share of the query they match, each clause
-        # weighted by its idf: missing a rare word costs more than missing a common one.
-        share = (
-            np.zeros(self.size, dtype=np.float32) if len(clauses) > _STRICT_COVERAGE_UP_TO else None
-        )
-        share_total = 0.0
-        for clause in clauses:
-            scores, present = self._clause_scores(clause, s)
-            total_scores += scores
-            coverage += present
-            if share is not None:
-                weight = self._idf(int(np.count_nonzero(present & self._live)))
-                share += present * np.float32(weight)
-                share_total += weight
-        if share is not None and share_total:
-            share /= np.float32(share_total)
-        if clauses:
-            total_scores += self._bonus(clauses, s)
-        conjunctive = True
-        if not clauses:  # a filter alone (subject:physics): every allowed document, index order
-            candidates = base
-        else:
-            candidates = base & (coverage == len(clauses))
-            # Too few pages have every word to fill a page: add those with some of the words
-            # (after them, for short queries). Decided on the unfiltered matches and the page
-            # size only, so paging stays consistent and a subject's facet count is its total.
-            if len(clauses) > 1 and np.count_nonzero(candidates) < count:
-                candidates = base & (coverage > 0)
-                conjunctive = False
-        # Facets ignore the subject filter, so an app can offer the other subjects' counts;
-        # a subject's count is the total that filtering on it gives.
-        facets = self._facets(np.flatnonzero(candidates), collapse)
-        if allowed is not None:
-            candidates = candidates & allowed
-        docs, key = self._order(
-            candidates, total_scores, coverage, share, len(clauses), collapse, s
-        )
-        total = len(docs)
-        if start >= total:
-            return Ranked([], [], total, facets, conjunctive)
-        wanted = min(total, start + count)
+        if not clauses:
+            return self._filter_only(excluded, allowed, start, count, collapse)
+        # One bit per clause marks the pages it matches (see _clause_bits); queries are cut to
+        # far fewer words (Settings.max_query_terms) long before this.
+        clauses = clauses[:_MAX_CLAUSES]
+        plans = [self._plan(c, s) for c in clauses]
+        excluded_plans = [self._plan(c, s) for c in excluded]
+        n = len(plans)
         pairs = self._pairs(clauses, s)
-        # The proximity bonus re-ranks a fixed head of the results (the same for every page,
-        # so paging stays consistent): it needs the stored questions.
-        head = min(total, _PROXIMITY_DEPTH) if pairs else 0
-        needed = max(wanted, head)
-        if collapse:
-            top = np.arange(needed)  # already in rank order
-        elif needed < total:
-            top = np.argpartition(-key, needed - 1)[:needed]
-            top = top[np.lexsort((docs[top], -key[top]))]
-        else:
-            top = np.lexsort((docs, -key))
-        extra = np.zeros(len(docs), dtype=np.float64)
-        if head:
-            first = top[:head]
-            extra[first] = self._proximity(docs[first], pairs)
-            boosted = key[first] + extra[first]
-            top = np.concatenate([first[np.lexsort((docs[first], -boosted))], top[head:]])
-        page = top[start:wanted]
-        scores = total_scores[docs[page]] + extra[page]
-        return Ranked(docs[page].tolist(), scores.tolist(), total, facets, conjunctive)
+        wanted = start + count
+        depth = max(wanted, _PROXIMITY_DEPTH if pairs else 0)
 
-    def _order(
+        conj = self._conjunction(plans, excluded_plans)
+        if n == 1 or len(conj) >= count:
+            facets = self._facets(conj, collapse)
+            docs = conj if allowed is None else conj[allowed[conj]]
+            total = self._distinct(docs) if collapse else len(docs)
+            if start >= total:
+                return Ranked([], [], total, facets, True)
+            scores, _ = self._score(plans, docs, s)
+            key = scores.astype(np.float64)
+            return self._page(
+                docs, key, scores, total, facets, True, start, count, depth, collapse, pairs
+            )
+
+        # Too few pages have every word to fill a page: those with some of the words follow
+        # (after them, for short queries). Decided on the unfiltered matches and the page
+        # size only, so paging stays consistent and a subject's facet count is its total.
+        bits = self._clause_bits(plans)
+        matched = bits != 0
+        matched &= self._live
+        for plan in excluded_plans:
+            matched &= ~self._plan_mask(plan)
+        facets = self._facets(np.flatnonzero(matched), collapse)
+        if allowed is not None:
+            matched &= allowed
+        candidates = np.flatnonzero(matched)
+        del matched
+        total = self._distinct(candidates) if collapse else len(candidates)
+        if start >= total:
+            return Ranked([], [], total, facets, False)
+        partial = len(candidates) > len(conj if allowed is None else conj[allowed[conj]])
+        long_query = n > _STRICT_COVERAGE_UP_TO
+        if long_query:
+            # A long question: scores scaled by the idf-weighted share of the query matched
+            # (missing a rare word costs more than missing a common one).
+            weights = np.array(
+                [self._idf(self._clause_count(p, bits, i)) for i, p in enumerate(plans)]
+            )
+            share_total = float(weights.sum())
+            scale = partial and share_total > 0
+
+        def keyed(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Sort keys and scores of ``docs`` (ascending)."""
+            scores = np.zeros(len(docs), dtype=np.float32)
+            for plan in plans:
+                scores += self._clause_scores(plan, docs)[0]
+            scores += self._bonus(plans, docs, s)
+            key = scores.astype(np.float64)
+            if long_query:
+                if scale:
+                    key *= (_bit_sum(bits[docs], weights) / share_total) ** s.coordination
+            elif partial:
+                key += _bit_sum(bits[docs], np.ones(n)) * 1e6  # more matched words first
+            return key, scores
+
+        docs = candidates
+        if prune and len(candidates) > _SEED * 2:
+            docs = self._prune(
+                plans,
+                candidates,
+                bits,
+                keyed,
+                depth,
+                collapse,
+                s,
+                weights / share_total if long_query and scale else None,
+                partial and not long_query,
+            )
+        key, scores = keyed(docs)
+        return self._page(
+            docs, key, scores, total, facets, False, start, count, depth, collapse, pairs
+        )
+
+    def _clause_bits(self, plans: list[_Plan]) -> np.ndarray:
+        """Per document, a bit for each clause it matches (clause i is bit i)."""
+        bits = np.zeros(self.size, dtype=np.uint64)
+        for i, plan in enumerate(plans):
+            bit = np.uint64(1 << i)
+            if plan.docs is not None:  # a phrase: only where its words stand together
+                bits[plan.docs] |= bit
+                continue
+            for lst in plan.lists():
+                bits[lst.ids] |= bit
+        return bits
+
+    def _clause_count(self, plan: _Plan, bits: np.ndarray, i: int) -> int:
+        """Live documents matching a clause (cached by its terms: common words recur)."""
+        key = None if plan.docs is not None else tuple(t for t, _ in plan.clause.variants)
+        if key is not None:
+            with self._lock:
+                hit = self._counts.get(key)
+            if hit is not None:
+                return hit
+        present = (bits & np.uint64(1 << i)) != 0
+        count = int(np.count_nonzero(present & self._live) if self._deletions else present.sum())
+        if key is not None:
+            with self._lock:
+                self._counts[key] = count
+                if len(self._counts) > 100_000:
+                    self._counts.clear()
+        return count
+
+    def _prune(
         self,
+        plans: list[_Plan],
         candidates: np.ndarray,
-        total_scores: np.ndarray,
-        coverage: np.ndarray,
-        share: np.ndarray | None,
-        n_clauses: int,
+        bits: np.ndarray,
+        keyed: Any,
+        depth: int,
         collapse: bool,
         s: Settings,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate documents and their sort keys; with ``collapse``, sorted best first and
-        only the best page of each question kept."""
-        docs = np.flatnonzero(candidates)
-        key = total_scores[docs].astype(np.float64)
-        if not len(docs):
-            return docs, key
-        matched = coverage[docs].astype(np.float64)
-        if n_clauses > 1 and (matched < n_clauses).any():
-            if n_clauses <= _STRICT_COVERAGE_UP_TO:
-                key += matched * 1e6  # short queries: more matched words always first
-            else:  # long questions: a softer coordination factor
-                assert share is not None
-                key *= share[docs].astype(np.float64) ** s.coordination
-        if collapse:
-            # Best first (document order breaks ties), then the first of each question.
-            order = np.lexsort((docs, -key))
-            _, first = np.unique(self._question_codes[docs[order]], return_index=True)
-            order = order[np.sort(first)]
-            docs, key = docs[order], key[order]
-        return docs, key
+        shares: np.ndarray | None,
+        by_coverage: bool,
+    ) -> np.ndarray:
+        """The candidates that can still reach the first ``depth`` results.
 
-    def _clause_scores(self, clause: Clause, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-        best = np.zeros(self.size, dtype=np.float32)
-        present = np.zeros(self.size, dtype=bool)
-        for term, weight in clause.variants:
-            scores, where = self.term_scores(term, settings=settings)
-            if weight != 1.0:
-                scores = scores * weight
-            if clause.phrase:
-                best += scores
-            else:
-                np.maximum(best, scores, out=best)  # a word counts once, by its best form
-            present |= where
-        if clause.weight != 1.0:
-            best *= np.float32(clause.weight)
-        if clause.docs is not None:
-            keep = np.zeros(self.size, dtype=bool)
-            keep[clause.docs] = True
-            present &= keep
-            best = np.where(keep, best, 0.0).astype(np.float32)
-        return best, present
+        Each page's key is bounded from the clauses it matches (each clause's best score,
+        summed, times its share of the query, plus matched words first for short queries);
+        the best-bounded pages are scored in full, and the ``depth``-th of them is the bar:
+        a page whose bound is below it cannot be in the results and is never scored."""
+        held = bits[candidates]
+        bound = _bit_sum(held, np.array([p.ub for p in plans])) + self._bonus_bound(plans, s)
+        if shares is not None:
+            bound *= _bit_sum(held, shares) ** s.coordination
+        if by_coverage:
+            bound += _bit_sum(held, np.ones(len(plans))) * 1e6
+        seed_size = max(_SEED, 4 * depth)
+        if seed_size >= len(candidates):
+            return candidates
+        seed_at = np.sort(np.argpartition(-bound, seed_size - 1)[:seed_size])
+        seed = candidates[seed_at]
+        key, _ = keyed(seed)
+        bar = self._kth(seed, key, depth, collapse)
+        # The bounds carry a relative margin against float32 rounding (see _List.ub).
+        return candidates[bound * (1.0 + 1e-6) >= bar]
+
+    def _kth(self, docs: np.ndarray, key: np.ndarray, k: int, collapse: bool) -> float:
+        ordered = self._ordered(docs, key, k, collapse)
+        return float(key[ordered[k - 1]]) if len(ordered) >= k else 0.0
+
+    def _ordered(self, docs: np.ndarray, key: np.ndarray, k: int, collapse: bool) -> np.ndarray:
+        """Positions (into ``docs``) of the first ``k`` results in rank order: best key first,
+        lower document number first on ties, and with ``collapse`` only the best page of each
+        question."""
+        if not len(docs):
+            return np.zeros(0, dtype=np.int64)
+        spare = int(np.count_nonzero(self._repeated[docs])) if collapse else 0
+        reach = k + spare
+        if reach < len(docs):
+            # Everything tied with the reach-th key stays in, so ties break by document.
+            cut = np.partition(-key, reach - 1)[reach - 1]
+            top = np.flatnonzero(-key <= cut)
+        else:
+            top = np.arange(len(docs))
+        top = top[np.lexsort((docs[top], -key[top]))]
+        if collapse and spare:
+            _, first = np.unique(self._question_codes[docs[top]], return_index=True)
+            top = top[np.sort(first)]
+        return top[:k]
+
+    def _page(
+        self,
+        docs: np.ndarray,
+        key: np.ndarray,
+        scores: np.ndarray,
+        total: int,
+        facets: dict[str, int],
+        conjunctive: bool,
+        start: int,
+        count: int,
+        depth: int,
+        collapse: bool,
+        pairs: dict[tuple[str, str], float],
+    ) -> Ranked:
+        wanted = min(total, start + count)
+        top = self._ordered(docs, key, depth, collapse)
+        # The proximity bonus re-ranks a fixed head of the results (the same for every page,
+        # so paging stays consistent): it needs the stored questions.
+        head = min(len(top), _PROXIMITY_DEPTH) if pairs else 0
+        extra = np.zeros(len(top), dtype=np.float64)
+        if head:
+            first = top[:head]
+            extra[:head] = self._proximity(docs[first], pairs)
+            boosted = key[first] + extra[:head]
+            reorder = np.lexsort((docs[first], -boosted))
+            top = np.concatenate([first[reorder], top[head:]])
+            extra = np.concatenate([extra[:head][reorder], extra[head:]])
+        page = slice(start, wanted)
+        chosen = top[page]
+        values = scores[chosen].astype(np.float64) + extra[page]
+        return Ranked(docs[chosen].tolist(), values.tolist(), total, facets, conjunctive)
+
+    def _filter_only(
+        self,
+        excluded: Sequence[Clause],
+        allowed: np.ndarray | None,
+        start: int,
+        count: int,
+        collapse: bool,
+    ) -> Ranked:
+        """A filter alone (subject:physics): every allowed document, in index order."""
+        matched = self._live.copy()
+        for clause in excluded:
+            matched &= ~self._plan_mask(self._plan(clause, self.settings))
+        docs = np.flatnonzero(matched)
+        facets = self._facets(docs, collapse)
+        if allowed is not None:
+            docs = docs[allowed[docs]]
+        if collapse and self._any_repeated and len(docs):
+            _, first = np.unique(self._question_codes[docs], return_index=True)
+            docs = docs[np.sort(first)]
+        page = docs[start : start + count]
+        return Ranked(page.tolist(), [0.0] * len(page), len(docs), facets, True)
+
+    def _distinct(self, docs: np.ndarray) -> int:
+        """How many questions ``docs`` ask (each repeated question once)."""
+        if not self._any_repeated or not len(docs):
+            return len(docs)
+        repeated = self._repeated[docs]
+        if not repeated.any():
+            return len(docs)
+        codes = self._question_codes[docs[repeated]]
+        return int(np.count_nonzero(~repeated)) + len(np.unique(codes))
 
     def _facets(self, docs: np.ndarray, collapse: bool) -> dict[str, int]:
         if not len(docs):
             return {}
         codes = self._subject_codes[docs].astype(np.int64)
-        if collapse:  # a question asked twice in one subject counts once there
-            questions = self._question_codes[docs].astype(np.int64)
-            width = int(questions.max()) + 1
-            codes = np.unique(codes * width + questions) // width
+        if collapse and self._any_repeated:  # a question asked twice in one subject counts once
+            repeated = self._repeated[docs]
+            if repeated.any():
+                questions = self._question_codes[docs[repeated]].astype(np.int64)
+                width = int(self._question_codes.max()) + 1
+                pairs = np.unique(codes[repeated] * width + questions) // width
+                codes = np.concatenate([codes[~repeated], pairs])
         counts = np.bincount(codes, minlength=len(self._subject_names))
-        pairs = [(self._subject_names[i], int(c)) for i, c in enumerate(counts) if c]
-        return dict(sorted(((k, v) for k, v in pairs if k), key=lambda kv: (-kv[1], kv[0])))
+        pairs_ = [(self._subject_names[i], int(c)) for i, c in enumerate(counts) if c]
+        return dict(sorted(((k, v) for k, v in pairs_ if k), key=lambda kv: (-kv[1], kv[0])))
 
     def subject_mask(self, subject_keys: Sequence[str]) -> np.ndarray:
         """Documents whose subject's filter key is every one of ``subject_keys``."""
+        cache_key = tuple(subject_keys)
+        with self._lock:
+            hit = self._masks.get(cache_key)
+        if hit is not None:
+            return hit
         keys = [subject_key(name) for name in self._subject_names]
         allowed_codes = [i for i, k in enumerate(keys) if all(k == want for want in subject_keys)]
-        return np.isin(self._subject_codes, allowed_codes)
+        mask = np.isin(self._subject_codes, allowed_codes)
+        with self._lock:
+            self._masks[cache_key] = mask
+            if len(self._masks) > 64:
+                self._masks.popitem(last=False)
+        return mask
+
+
+_BYTE_BITS = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.float64)
+
+
+def _bit_sum(bits: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each entry of ``bits`` (u64), the sum of ``values[i]`` over its set bits i, by one
+    256-entry table lookup per byte."""
+    out = np.zeros(len(bits), dtype=np.float64)
+    if not len(bits):
+        return out
+    octets = bits.view(np.uint8).reshape(-1, 8)
+    if octets.dtype.byteorder == ">" or np.little_endian is False:  # pragma: no cover
+        octets = octets[:, ::-1]
+    padded = np.zeros(64, dtype=np.float64)
+    padded[: len(values)] = values
+    for k in range((len(values) + 7) // 8):
+        table = _BYTE_BITS @ padded[8 * k : 8 * k + 8]
+        out += table[octets[:, k]]
+    return out
+
+
+def _isin_sorted(docs: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Which of ``docs`` are in ``ids`` (ascending)."""
+    if not len(ids) or not len(docs):
+        return np.zeros(len(docs), dtype=bool)
+    at = np.searchsorted(ids, docs)
+    np.minimum(at, len(ids) - 1, out=at)
+    return ids[at] == docs
+
+
+def _column_bytes(column: object, count: int) -> bytes:
+    """A fixed one-byte column's values for ``count`` documents, read at once when the column
+    reader exposes its file (Whoosh's FixedBytesColumn), else value by value."""
+    source = getattr(column, "_dbfile", None)
+    base = getattr(column, "_basepos", None)
+    if source is not None and base is not None and getattr(column, "_fixedlen", None) == 1:
+        data = source.get(base, count)
+        if len(data) == count:
+            return bytes(data)
+    return bytes(column[i] for i in range(count))  # type: ignore[index]
+
+
+def _side_file(directory: Path | None, leaf: IndexReader) -> PostingsFile | None:
+    segment = getattr(leaf, "_segment", None)
+    if directory is None or segment is None:
+        return None
+    try:
+        return PostingsFile(directory / segment.make_filename(POSTINGS_SUFFIX))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # written before the side files, or damaged: read Whoosh's postings
+
+
+def _whoosh_postings(leaf: IndexReader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    """A term's postings in one segment, read from Whoosh's own blocks (whole blocks at a time:
+    the per-posting matcher API is far slower)."""
+    if (field, term) not in leaf:
+        return _EMPTY_IDS, _EMPTY_TF
+    matcher = leaf.postings(field, term)
+    while not hasattr(matcher, "_read_ids") and hasattr(matcher, "child"):
+        matcher = matcher.child  # skip the deleted-docs filter: the live mask covers those
+    if isinstance(matcher, ListMatcher):  # a rare term's postings, kept in its record
+        ids = np.asarray(matcher._ids, dtype=np.int32)
+        weights = (
+            np.asarray(matcher._weights, dtype=np.float32)
+            if matcher._weights
+            else np.ones(len(ids), dtype=np.float32)
+        )
+        return ids, weights
+    id_blocks: list[np.ndarray] = []
+    weight_blocks: list[np.ndarray] = []
+    while matcher.is_active():
+        matcher._read_ids()
+        matcher._read_weights()
+        block_ids = np.asarray(matcher._ids, dtype=np.int32)
+        id_blocks.append(block_ids)
+        block_weights = matcher._weights
+        weight_blocks.append(
+            np.asarray(block_weights, dtype=np.float32)
+            if block_weights is not None
+            else np.ones(len(block_ids), dtype=np.float32)
+        )
+        matcher._next_block()
+    return np.concatenate(id_blocks), np.concatenate(weight_blocks)
 
 
 def read_vocabulary(reader: IndexReader) -> dict[str, int]:

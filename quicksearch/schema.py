@@ -110,6 +110,11 @@ def question_key(question: str) -> str:
 _last_words: tuple[str, list[str]] = ("", [])
 
 
+def question_stems(question: str) -> str:
+    """A question's index terms in order, space-separated: what the proximity bonus reads."""
+    return " ".join(stem(w) for w in kept_words(question))
+
+
 def kept_words(text: str) -> list[str]:
     """The normalised words of ``text`` that the analysis keeps, in order (do not modify).
 
@@ -208,6 +213,8 @@ class FastExactWords(FastText):
 TEXT_FIELDS = ("question", "keywords", "answer")
 #: A question-only field that adds to the score of documents already matched.
 EXACT_FIELD = "question_exact"
+#: Fields the ranker reads postings of (written again beside each segment, see postings.py).
+RANKED_FIELDS = (*TEXT_FIELDS, EXACT_FIELD)
 
 
 class KeyColumn(fields.COLUMN):

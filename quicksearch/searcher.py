@@ -57,7 +57,7 @@ class _Engine:
                 f"cannot open index generation {generation.name}: {exc}"
             ) from None
         self.searcher: WhooshSearcher = self.index.searcher()
-        self.ranker = Ranker(self.searcher.reader(), settings)
+        self.ranker = Ranker(self.searcher.reader(), settings, generation.path)
         self._vocabulary: Vocabulary | None = None
 
     @property
