@@ -86,7 +86,9 @@ with multiprocessing.get_context("fork").Pool(os.cpu_count() or 1) as pool:
         if row is None:
             continue
         url, question, keywords, answer = row
-        writer.add_document(tantivy.Document(url=url, question=question, keywords=keywords, answer=answer))
+        writer.add_document(
+            tantivy.Document(url=url, question=question, keywords=keywords, answer=answer)
+        )
         count += 1
 writer.commit()
 writer.wait_merging_threads()
@@ -197,7 +199,7 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, object]:
         tantivy_dir = args.workdir / f"tantivy-{size}x"
         shutil.rmtree(tantivy_dir, ignore_errors=True)
         tantivy_dir.mkdir(parents=True)
-        t_build, t_rss, t_tree = run(
+        t_build, _, t_tree = run(
             [sys.executable, "-c", TANTIVY_BUILD, str(corpus), str(tantivy_dir)]
         )
         t_probed = probe(TANTIVY_PROBE, tantivy_dir, args.queries)
@@ -218,7 +220,8 @@ def print_row(row: dict[str, object]) -> None:
     q = row["query_ms"]
     assert isinstance(q, dict)
     print(
-        f"{row['size']:>3}x {row['documents']:>8,} pages | quicksearch build {row['build_seconds']:>6.1f} s "
+        f"{row['size']:>3}x {row['documents']:>8,} pages | quicksearch build "
+        f"{row['build_seconds']:>6.1f} s "
         f"({row['pages_per_second']:,}/s, RSS largest {row['build_peak_rss_mib']} / all "
         f"{row['build_peak_rss_all_mib']} MiB), index {row['index_mib']} MiB | query p50 "
         f"{q['p50']:.1f} p95 {q['p95']:.1f} p99 {q['p99']:.1f} max {q['max']:.1f} ms | "
@@ -229,7 +232,8 @@ def print_row(row: dict[str, object]) -> None:
     if isinstance(t, dict):
         tq = t["query_ms"]
         print(
-            f"     tantivy-py build {t['build_seconds']:>6.1f} s (RSS all {t['build_peak_rss_all_mib']} "
+            f"     tantivy-py build {t['build_seconds']:>6.1f} s "
+            f"(RSS all {t['build_peak_rss_all_mib']} "
             f"MiB), index {t['index_mib']} MiB | query p50 {tq['p50']:.1f} p95 {tq['p95']:.1f} "
             f"p99 {tq['p99']:.1f} max {tq['max']:.1f} ms",
             flush=True,
@@ -241,8 +245,10 @@ def summary(rows: list[dict[str, object]]) -> None:
     bq = base["query_ms"]
     assert isinstance(bq, dict)
     print()
-    print("| size | pages | build s | pages/s | build RSS all MiB | index MiB | p50 ms | p95 ms "
-          "| p99 ms | max ms | Searcher MiB | p95 / 1x p95 | build / 1x build |")
+    print(
+        "| size | pages | build s | pages/s | build RSS all MiB | index MiB | p50 ms | p95 ms "
+        "| p99 ms | max ms | Searcher MiB | p95 / 1x p95 | build / 1x build |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         q = row["query_ms"]
@@ -257,8 +263,10 @@ def summary(rows: list[dict[str, object]]) -> None:
     tantivy_rows = [r for r in rows if isinstance(r.get("tantivy"), dict)]
     if tantivy_rows:
         print()
-        print("| size | tantivy build s | tantivy p50 ms | tantivy p95 ms | tantivy max ms "
-              "| quicksearch/tantivy p50 | p95 | build |")
+        print(
+            "| size | tantivy build s | tantivy p50 ms | tantivy p95 ms | tantivy max ms "
+            "| quicksearch/tantivy p50 | p95 | build |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for row in tantivy_rows:
             t, q = row["tantivy"], row["query_ms"]
