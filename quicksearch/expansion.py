@@ -16,6 +16,7 @@ import bisect
 import heapq
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -46,6 +47,7 @@ class Vocabulary:
         self._by_length: dict[int, list[str]] = {}
         for word in self._sorted_words:
             self._by_length.setdefault(len(word), []).append(word)
+        self._signatures: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.df)
@@ -56,15 +58,53 @@ class Vocabulary:
         hi = bisect.bisect_left(self._sorted_words, prefix + "\U0010ffff")
         return heapq.nlargest(limit, self._sorted_words[lo:hi], key=self.words.__getitem__)
 
+    def prepare(self) -> None:
+        """Compute the spelling signatures now rather than on the first typos."""
+        for length in self._by_length:
+            self._signature_table(length)
+
+    def _signature_table(self, length: int) -> np.ndarray:
+        table = self._signatures.get(length)
+        if table is None:
+            words = self._by_length.get(length, ())
+            table = np.fromiter(map(_signature, words), dtype=np.uint64, count=len(words))
+            self._signatures[length] = table
+        return table
+
     def neighbours(self, word: str, max_distance: int) -> list[tuple[str, int]]:
         """Words within ``max_distance`` edits of ``word`` (adjacent swaps count as one)."""
+        # One edit changes the set of a word's characters by at most one in and one out, so
+        # a neighbour's signature differs from the word's in at most 2 bits per edit: a
+        # vectorised filter that keeps every neighbour and drops most other words.
+        mine = np.uint64(_signature(word))
         choices: list[str] = []
         for length in range(len(word) - max_distance, len(word) + max_distance + 1):
-            choices.extend(self._by_length.get(length, ()))
+            words = self._by_length.get(length)
+            if not words:
+                continue
+            close = _popcount(self._signature_table(length) ^ mine) <= 2 * max_distance
+            choices.extend(words[i] for i in np.flatnonzero(close).tolist())
         found = process.extract(
             word, choices, scorer=OSA.distance, score_cutoff=max_distance, limit=None
         )
         return [(choice, int(distance)) for choice, distance, _ in found if choice != word]
+
+
+def _signature(word: str) -> int:
+    """The set of a word's characters, one bit per character code modulo 64."""
+    bits = 0
+    for char in word:
+        bits |= 1 << (ord(char) & 63)
+    return bits
+
+
+_BYTE_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def _popcount(values: np.ndarray) -> np.ndarray:
+    if hasattr(np, "bitwise_count"):  # numpy 2
+        return np.bitwise_count(values)
+    return _BYTE_POPCOUNT[values.view(np.uint8)].reshape(-1, 8).sum(axis=1)
 
 
 @dataclass(frozen=True)

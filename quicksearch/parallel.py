@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3TermInfo, _lenfield
 from whoosh.filedb.filestore import FileStorage
@@ -313,13 +314,19 @@ class QuickWriter(SegmentWriter):
         if current is not None:
             writer.finish_field()
         writer.close()
-        if lengths is not None:
-            lengths.close()
         # The ranker's copy of the ranked fields' postings (see postings.py).
+        field_lengths = {}
+        if lengths is not None:
+            for name in RANKED_FIELDS:
+                table = lengths.table(name)
+                if table is not None:
+                    field_lengths[name] = np.array([n or 0 for n in table], dtype=np.float32)
+            lengths.close()
         write_postings(
             os.path.join(self.storage.folder, self.newsegment.make_filename(POSTINGS_SUFFIX)),
             {name: self.pool.fields.get(name, {}) for name in RANKED_FIELDS},
             questions=self._questions if len(self._questions) == self.docnum else None,
+            lengths=field_lengths,
         )
 
 

@@ -51,12 +51,15 @@ def write_postings(
     path: str | os.PathLike[str],
     fields: Mapping[str, Mapping[str, tuple[Any, Any]]],
     questions: Sequence[str] | None = None,
+    lengths: Mapping[str, np.ndarray] | None = None,
 ) -> None:
     """Write the side file for one segment.
 
     ``fields`` maps a field name to ``{term: (document numbers, frequencies)}``, each a buffer
     of native u32 / f32 values (``array('I')`` / ``array('f')``), documents ascending.
-    ``questions`` holds each document's question terms (space-separated), if known.
+    ``questions`` holds each document's question terms (space-separated), if known;
+    ``lengths`` each field's length per document as the ranker reads it, for every term's
+    shortest field (with its largest frequency, a bound on the term's best score).
     """
     header: dict[str, Any] = {"byteorder": sys.byteorder, "fields": {}}
     chunks: list[tuple[str, str, bytes | np.ndarray]] = []
@@ -88,7 +91,13 @@ def write_postings(
             (field, "counts", counts[order].astype(np.uint32)),
             (field, "ids", ids),
             (field, "freqs", freqs),
+            (field, "maxfreq", np.maximum.reduceat(freqs, starts)[order]),
         ]
+        field_lengths = lengths.get(field) if lengths is not None else None
+        if field_lengths is not None:
+            docs = np.frombuffer(ids, dtype=np.uint32)
+            shortest = np.minimum.reduceat(field_lengths[docs].astype(np.float32), starts)
+            chunks.append((field, "minlength", shortest[order]))
         header["fields"][field] = {"terms": len(terms), "postings": int(counts.sum())}
     # Offsets are relative to the end of the header, so the header can describe itself.
     offset = 0
@@ -112,7 +121,7 @@ def write_postings(
 
 
 class _Field:
-    __slots__ = ("counts", "freqs", "hashes", "ids", "starts")
+    __slots__ = ("counts", "freqs", "hashes", "ids", "maxfreq", "minlength", "starts")
 
     def __init__(self, buffer: Any, base: int, arrays: Mapping[str, list[int]]) -> None:
         def view(name: str, dtype: Any) -> np.ndarray:
@@ -126,6 +135,8 @@ class _Field:
         self.counts = view("counts", np.uint32)
         self.ids = view("ids", np.uint32)
         self.freqs = view("freqs", np.uint16)
+        self.maxfreq = view("maxfreq", np.uint16)
+        self.minlength = view("minlength", np.float32) if "minlength" in arrays else None
 
 
 class PostingsFile:
@@ -167,15 +178,16 @@ class PostingsFile:
     def has_field(self, field: str) -> bool:
         return field in self.fields
 
-    def find(self, field: str, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(start, count) of each hashed term's postings; count 0 where the term is absent."""
+    def find(self, field: str, hashed: int) -> tuple[int, int, int, float] | None:
+        """(start, count, largest frequency, shortest field length or -1) of a hashed term's
+        postings, or None where the term is absent."""
         table = self.fields[field]
-        at = np.searchsorted(table.hashes, hashes)
-        at = np.minimum(at, len(table.hashes) - 1)
-        found = table.hashes[at] == hashes
-        starts = np.where(found, table.starts[at], 0)
-        counts = np.where(found, table.counts[at], 0).astype(np.int64)
-        return starts, counts
+        hashes = table.hashes
+        at = int(np.searchsorted(hashes, np.uint64(hashed)))
+        if at >= len(hashes) or int(hashes[at]) != hashed:
+            return None
+        shortest = float(table.minlength[at]) if table.minlength is not None else -1.0
+        return int(table.starts[at]), int(table.counts[at]), int(table.maxfreq[at]), shortest
 
     def slice(self, field: str, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
         table = self.fields[field]

@@ -55,7 +55,7 @@ _PROXIMITY_DEPTH = 50
 #: Questions' stems kept for the proximity bonus (a few hundred bytes each).
 _QUESTION_CACHE = 50_000
 #: Pages scored in full to set the bar before pruning (at least four times the depth).
-_SEED = 200
+_SEED = 50
 _MAX_CLAUSES = 64
 _EMPTY_IDS = np.zeros(0, dtype=np.int32)
 _EMPTY_TF = np.zeros(0, dtype=np.float32)
@@ -88,20 +88,42 @@ class Ranked:
     conjunctive: bool
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """A posting list as cached: pages, frequencies, live document frequency, and the
+    largest frequency and shortest field length among its pages."""
+
+    ids: np.ndarray
+    tf: np.ndarray
+    df: int
+    max_tf: float
+    min_length: float
+
+
 @dataclass
 class _List:
-    """One field's postings of one term, with what scoring them needs for one query."""
+    """One term's postings in one or more fields (merged: a page once, with its frequency in
+    each field, 0 where absent), with what scoring them needs for one query."""
 
     ids: np.ndarray  # global document numbers, ascending (int32)
-    tf: np.ndarray  # term frequencies (float32)
-    coef: float  # boost * idf
-    norm: np.ndarray  # per-document k1 * (1 - b + b * length / avg), dense (float32)
+    tfs: list[np.ndarray]  # per field, term frequencies aligned with ids (float32)
+    coefs: list[float]  # per field, boost * idf
+    norms: list[np.ndarray]  # per field and document, k1 * (1 - b + b * length / avg)
     k1: float
-    ub: float  # the largest score any posting of this list reaches
+    ub: float = 0.0  # the largest score any page of this list reaches
+    field: str = ""
 
-    def scores(self) -> np.ndarray:
-        tf = self.tf
-        return self.coef * tf * (self.k1 + 1.0) / (tf + self.norm[self.ids])
+    def values(self, at: np.ndarray) -> np.ndarray:
+        """Scores of the postings at positions ``at``, fields summed in order."""
+        ids = self.ids[at]
+        total = np.zeros(len(at), dtype=np.float32)
+        for tf_all, coef, norm in zip(self.tfs, self.coefs, self.norms, strict=True):
+            tf = tf_all[at]
+            value = coef * tf * (self.k1 + 1.0) / (tf + norm[ids])
+            if len(self.tfs) > 1:  # absent here (tf 0): adds 0, unless a length norm is 0
+                value[tf == 0] = 0.0
+            total += value
+        return total
 
     def probe(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which of ``docs`` (ascending) have this term, and their scores (there, in order).
@@ -121,8 +143,7 @@ class _List:
             hit = docs[where] == ids
             found[where[hit]] = True
             at = np.flatnonzero(hit)
-        tf = self.tf[at]
-        return found, self.coef * tf * (self.k1 + 1.0) / (tf + self.norm[ids[at]])
+        return found, self.values(at)
 
 
 @dataclass
@@ -194,12 +215,9 @@ class Ranker:
         self._repeated = shared[self._question_codes] if self.size else np.zeros(0, dtype=bool)
         self._any_repeated = bool(self._repeated.any())
         self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = (
-            OrderedDict()
-        )
+        self._cache: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._cached = 0
         self._norms: dict[tuple[str, float, float], np.ndarray] = {}
-        self._peaks: dict[tuple[str, str, float, float], float] = {}
         self._questions: OrderedDict[int, tuple[str, ...]] = OrderedDict()
         self._masks: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
         self._counts: dict[tuple[str, ...], int] = {}
@@ -208,10 +226,10 @@ class Ranker:
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """Global document numbers (ascending) and term frequencies of ``term`` in ``field``."""
-        ids, tf, _ = self._postings(field, term)
-        return ids, tf
+        entry = self._postings(field, term)
+        return entry.ids, entry.tf
 
-    def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, int]:
+    def _postings(self, field: str, term: str) -> _Entry:
         key = (field, term)
         with self._lock:
             hit = self._cache.get(key)
@@ -220,35 +238,44 @@ class Ranker:
                 return hit
         id_parts: list[np.ndarray] = []
         tf_parts: list[np.ndarray] = []
-        hashed = np.array([term_hash(term)], dtype=np.uint64)
+        most, shortest = 0.0, math.inf
+        hashed = term_hash(term)
         for offset, leaf, side in self._segments:
             if side is not None and side.has_field(field):
-                starts, counts = side.find(field, hashed)
-                if counts[0]:
-                    ids, tf = side.slice(field, int(starts[0]), int(counts[0]))
-                    id_parts.append(ids.astype(np.int32) + np.int32(offset))
-                    tf_parts.append(tf.astype(np.float32))
+                found = side.find(field, hashed)
+                if found is None:
+                    continue
+                start, count, top, low = found
+                ids, tf = side.slice(field, start, count)
+                id_parts.append(ids.astype(np.int32) + np.int32(offset))
+                tf_parts.append(tf.astype(np.float32))
+                most = max(most, float(top))
+                if low < 0:  # no lengths recorded: read them
+                    low = float(self._lengths[field][id_parts[-1]].min())
+                shortest = min(shortest, low)
             else:
                 ids, tf = _whoosh_postings(leaf, field, term)
                 if len(ids):
                     id_parts.append(ids + np.int32(offset))
                     tf_parts.append(tf)
+                    most = max(most, float(tf.max()))
+                    shortest = min(shortest, float(self._lengths[field][id_parts[-1]].min()))
         if not id_parts:
-            result = (_EMPTY_IDS, _EMPTY_TF, 0)
+            entry = _Entry(_EMPTY_IDS, _EMPTY_TF, 0, 0.0, 0.0)
         else:
             ids = id_parts[0] if len(id_parts) == 1 else np.concatenate(id_parts)
             tf = tf_parts[0] if len(tf_parts) == 1 else np.concatenate(tf_parts)
             # Deleted pages keep their postings until a merge: count live documents only, so
             # an index with deletions scores like one built without those pages.
             df = int(np.count_nonzero(self._live[ids])) if self._deletions else len(ids)
-            result = (ids, tf, df)
+            entry = _Entry(ids, tf, df, most, shortest)
         with self._lock:
-            self._cache[key] = result
-            self._cached += len(result[0])
+            self._cache[key] = entry
+            self._cached += len(entry.ids)
             while self._cached > _CACHE_POSTINGS and len(self._cache) > 1:
-                _, (old_ids, _, _) = self._cache.popitem(last=False)
-                self._cached -= len(old_ids)
-        return result
+                _, old = self._cache.popitem(last=False)
+                self._cached -= len(old.ids)
+        return entry
 
     def _idf(self, df: int) -> float:
         n = self.documents
@@ -263,20 +290,17 @@ class Ranker:
         return norm
 
     def _list(self, field: str, term: str, boost: float, s: Settings) -> _List:
-        ids, tf, df = self._postings(field, term)
+        entry = self._postings(field, term)
         b = s.bm25_b if field in ("keywords", "answer") else s.question_b
         k1 = s.bm25_k1
         norm = self._norm(field, k1, b)
-        coef = boost * self._idf(df) if len(ids) else 0.0
-        peak_key = (field, term, k1, b)
-        peak = self._peaks.get(peak_key)
-        if peak is None:  # the best tf/length ratio of the list, whatever the query's weights
-            peak = float((tf * (k1 + 1.0) / (tf + norm[ids])).max()) if len(ids) else 0.0
-            if len(self._peaks) > 200_000:
-                self._peaks.clear()
-            self._peaks[peak_key] = peak
-        # The bound is a hair above the true best, against float32 rounding of the scores.
-        return _List(ids, tf, coef, norm, k1, coef * peak * (1.0 + 1e-5))
+        coef = boost * self._idf(entry.df) if entry.df else 0.0
+        # No page of the list scores above its largest frequency in its shortest field (the
+        # score grows with the one and falls with the other); a hair above, for rounding.
+        most = entry.max_tf
+        shortest_norm = k1 * (1.0 - b + b * entry.min_length / self._avg[field])
+        peak = most * (k1 + 1.0) / (most + shortest_norm) if most else 0.0
+        return _List(entry.ids, [entry.tf], [coef], [norm], k1, coef * peak * (1.0 + 1e-5), field)
 
     def _plan(self, clause: Clause, s: Settings) -> _Plan:
         boosts = s.field_boosts
@@ -403,7 +427,7 @@ class Ranker:
             for plan in words:
                 in_question = np.zeros(len(docs), dtype=bool)
                 for term, _ in plan.clause.variants:
-                    ids = self._postings("question", term)[0]
+                    ids = self._postings("question", term).ids
                     in_question |= _isin_sorted(docs, ids)
                 covered &= in_question
             bonus += covered * np.float32(s.question_cover_bonus)
@@ -517,7 +541,7 @@ class Ranker:
         # Too few pages have every word to fill a page: those with some of the words follow
         # (after them, for short queries). Decided on the unfiltered matches and the page
         # size only, so paging stays consistent and a subject's facet count is its total.
-        bits = self._clause_bits(plans)
+        bits, by_field = self._clause_bits(plans)
         matched = bits != 0
         matched &= self._live
         for plan in excluded_plans:
@@ -561,6 +585,7 @@ class Ranker:
                 plans,
                 candidates,
                 bits,
+                by_field,
                 keyed,
                 depth,
                 collapse,
@@ -573,17 +598,30 @@ class Ranker:
             docs, key, scores, total, facets, False, start, count, depth, collapse, pairs
         )
 
-    def _clause_bits(self, plans: list[_Plan]) -> np.ndarray:
-        """Per document, a bit for each clause it matches (clause i is bit i)."""
-        bits = np.zeros(self.size, dtype=np.uint64)
+    def _clause_bits(
+        self, plans: list[_Plan]
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Per document, a bit for each clause it matches (clause i is bit i); and per field,
+        the same bits for matches in that field with each clause's best score there (a page
+        that holds a word only in its answer is bounded by the answer's best alone)."""
+        fields = {f: i for i, f in enumerate(TEXT_FIELDS) if f in self._lengths}
+        by_field = [(np.zeros(self.size, dtype=np.uint64), np.zeros(len(plans))) for _ in fields]
         for i, plan in enumerate(plans):
             bit = np.uint64(1 << i)
             if plan.docs is not None:  # a phrase: only where its words stand together
-                bits[plan.docs] |= bit
+                held, bounds = by_field[0]
+                held[plan.docs] |= bit
+                bounds[i] = plan.ub
                 continue
-            for lst in plan.lists():
-                bits[lst.ids] |= bit
-        return bits
+            for weight, lists in plan.variants:
+                for lst in lists:
+                    held, bounds = by_field[fields[lst.field]]
+                    held[lst.ids] |= bit
+                    bounds[i] = max(bounds[i], weight * lst.ub * plan.clause.weight)
+        bits = by_field[0][0].copy() if by_field else np.zeros(self.size, dtype=np.uint64)
+        for held, _ in by_field[1:]:
+            bits |= held
+        return bits, by_field
 
     def _clause_count(self, plan: _Plan, bits: np.ndarray, i: int) -> int:
         """Live documents matching a clause (cached by its terms: common words recur)."""
@@ -607,6 +645,7 @@ class Ranker:
         plans: list[_Plan],
         candidates: np.ndarray,
         bits: np.ndarray,
+        by_field: list[tuple[np.ndarray, np.ndarray]],
         keyed: Any,
         depth: int,
         collapse: bool,
@@ -621,7 +660,9 @@ class Ranker:
         the best-bounded pages are scored in full, and the ``depth``-th of them is the bar:
         a page whose bound is below it cannot be in the results and is never scored."""
         held = bits[candidates]
-        bound = _bit_sum(held, np.array([p.ub for p in plans])) + self._bonus_bound(plans, s)
+        bound = np.full(len(candidates), self._bonus_bound(plans, s))
+        for field_bits, bounds in by_field:
+            bound += _bit_sum(field_bits[candidates], bounds)
         if shares is not None:
             bound *= _bit_sum(held, shares) ** s.coordination
         if by_coverage:

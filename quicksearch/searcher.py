@@ -70,7 +70,7 @@ class _Engine:
 
     def warm(self) -> None:
         """Load what the first search would otherwise load."""
-        _ = self.vocabulary
+        self.vocabulary.prepare()
 
     def close(self) -> None:
         self.searcher.close()
@@ -157,7 +157,11 @@ class Searcher:
     def warm(self) -> None:
         """Load now what the first search would load (a server calls this before serving)."""
         load_stemmer()
+        with self._lock:
+            self._require_engine().warm()
         self.search("warm up", limit=1)  # opens the vocabulary and the postings it reads
+        # A long query too: it scores with other field weights (their length norms).
+        self.search("warm up the search index with a long question", limit=1)
 
     def _open_live(self, attempts: int = 3) -> _Engine:
         # A writer may switch and prune generations between our reading CURRENT and opening
