@@ -59,6 +59,10 @@ __all__ = ["QuickWriter", "build_segments", "paused_gc", "worker_setup"]
 
 #: Pages per chunk: small enough to balance the cores, large enough to cost little.
 CHUNK = 64
+#: A worker starts a new segment after this many pages, so its memory stays bounded however
+#: large the corpus (a segment's postings are pooled in memory until it is written; about
+#: 350 MB for 25,000 pages of the real corpus).
+SEGMENT_DOCS = 25_000
 _WRITER_MB = 192
 #: Postings per block (Whoosh: 128) and zlib level of the blocks (Whoosh: 3). Level 1 keeps
 #: the index as small as level 3 did on the real corpus; level 0 made it 60% larger.
@@ -362,30 +366,42 @@ def _segment_worker(
         lean_nltk_import()
         load_stemmer()
         ix = _WorkerStorage(path).open_index()
-        writer = QuickWriter(ix, _lk=False, limitmb=_WRITER_MB, compound=False)
         records: list[SourceRecord] = []
-        added: list[tuple[str, int]] = []  # (page key, document number in this segment)
+        segments: list[Any] = []
+        # (page key, segment of this worker, document number in that segment)
+        added: list[tuple[str, int, int]] = []
+        frequencies: dict[str, Counter[str]] = {name: Counter() for name in TEXT_FIELDS}
+        writer = None
         with counting_words() as words:
             for chunk in chunks:
                 for task in chunk:
                     record, doc = scan_task(task)
                     records.append(record)
                     if record.status == OK and doc is not None:
-                        added.append((record.key, writer.docnum))
+                        if writer is None:
+                            writer = QuickWriter(ix, _lk=False, limitmb=_WRITER_MB, compound=False)
+                        added.append((record.key, len(segments), writer.docnum))
                         writer.add_document(**document_fields(doc))
+                        if writer.docnum >= SEGMENT_DOCS:
+                            segments.append(_close_segment(writer, frequencies))
+                            writer = None
                 results.put(("progress", worker, len(chunk)))
-            frequencies = writer.pool.document_frequencies(TEXT_FIELDS)
-            if added:
-                segment = writer._finalize_segment()
-            else:
-                segment = None
-                writer._close_segment()
-            writer._finish()
+            if writer is not None:
+                segments.append(_close_segment(writer, frequencies))
             counts = dict(words)
         stems = {w: s for w in counts if (s := stem(w)) != w}  # this process's cache is warm
-        results.put(("done", worker, (segment, records, added, counts, frequencies, stems)))
+        results.put(("done", worker, (segments, records, added, counts, frequencies, stems)))
     except BaseException as exc:  # report, never hang the parent
         results.put(("error", worker, f"{type(exc).__name__}: {exc}"))
+
+
+def _close_segment(writer: QuickWriter, frequencies: dict[str, Counter[str]]) -> Any:
+    """Write a worker's segment out and add its terms' document frequencies to the tally."""
+    for fieldname, dfs in writer.pool.document_frequencies(TEXT_FIELDS).items():
+        frequencies[fieldname].update(dfs)
+    segment = writer._finalize_segment()
+    writer._finish()
+    return segment
 
 
 def build_segments(
@@ -462,12 +478,15 @@ def build_segments(
     owners = table.owners()
     base = 0
     for n in range(jobs):
-        segment, _, added, _, _, _ = outputs[n]
-        if segment is None:
-            continue
-        segments.append(segment)
-        losers += [base + doc for key, doc in added if owners.get(records[key].url or "") != key]
-        base += segment.doc_count_all()
+        worker_segments, _, added, _, _, _ = outputs[n]
+        bases = []
+        for segment in worker_segments:
+            segments.append(segment)
+            bases.append(base)
+            base += segment.doc_count_all()
+        losers += [
+            bases[at] + doc for key, at, doc in added if owners.get(records[key].url or "") != key
+        ]
 
     TOC(ix.schema, segments, 1).write(ix.storage, ix.indexname)
     if losers:  # pages whose url an earlier page (in key order) already holds

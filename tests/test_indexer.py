@@ -75,11 +75,17 @@ def _mixed_folder(root: Path) -> Path:
     return src
 
 
-def test_parallel_build_equals_one_process_build(tmp_path: Path) -> None:
+@pytest.mark.parametrize("segment_docs", [25_000, 37], ids=["one-segment-each", "many-segments"])
+def test_parallel_build_equals_one_process_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, segment_docs: int
+) -> None:
     import json
 
+    from quicksearch import parallel as parallel_module
     from quicksearch.storage import current_generation
 
+    # Workers write a new segment every segment_docs pages (bounded memory on large corpora).
+    monkeypatch.setattr(parallel_module, "SEGMENT_DOCS", segment_docs)
     src = _mixed_folder(tmp_path)
     serial = build_index(src, tmp_path / "one", jobs=1)
     parallel = build_index(src, tmp_path / "two", jobs=2)
