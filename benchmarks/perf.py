@@ -43,7 +43,7 @@ def rss():
     return int(open(f"/proc/{os.getpid()}/status").read().split("VmRSS:")[1].split()[0]) / 1024
 times = []
 with quicksearch.open_index(sys.argv[1]) as index:
-    index.search("warm up")
+    index.warm()  # as a server does before serving
     for q in queries:
         started = time.perf_counter()
         index.search(q, limit=10)
@@ -133,9 +133,30 @@ def main() -> int:
     queries = [json.loads(x)["query"] for x in args.queries.read_text().splitlines() if x.strip()]
     figures: dict[str, object] = {"queries": len(queries)}
 
-    build_s, build_rss, build_tree_rss = run(
-        [EXE, "index", str(args.corpus), "--index", str(index), "--full", "--force", "--quiet"]
-    )
+    # Builds on this machine vary by up to 30% from run to run: two builds per engine,
+    # interleaved (quicksearch, FTS5, quicksearch, FTS5), and the better of each pair.
+    builds, fts_builds = [], []
+    for _ in range(2):
+        shutil.rmtree(index, ignore_errors=True)
+        builds.append(
+            run(
+                [
+                    EXE,
+                    "index",
+                    str(args.corpus),
+                    "--index",
+                    str(index),
+                    "--full",
+                    "--force",
+                    "--quiet",
+                ]
+            )
+        )
+        fts_builds.append(build_fts5(args.corpus, workdir / "fts5.sqlite"))
+    build_s = min(b[0] for b in builds)
+    build_rss = max(b[1] for b in builds)
+    build_tree_rss = max(b[2] for b in builds)
+    fts_build_s = min(fts_builds)
     stats = json.loads(
         subprocess.run(
             [EXE, "stats", "--index", str(index), "--json"],
@@ -161,7 +182,6 @@ def main() -> int:
             stdout=subprocess.DEVNULL,
         )
         cold.append(time.perf_counter() - started)
-    fts_build_s = build_fts5(args.corpus, workdir / "fts5.sqlite")
     fts_times = fts5_latency(workdir / "fts5.sqlite", queries)
 
     ours, theirs = quantiles(probed["times"]), quantiles(fts_times)
@@ -185,7 +205,12 @@ def main() -> int:
     print(f"corpus {args.corpus} ({stats['documents']:,} documents), {len(queries)} queries")
     print(f"{'':<30}{'quicksearch':>14}{'FTS5':>12}{'ratio':>9}")
     print(
-        f"{'full build (s)':<30}{build_s:>14.1f}{fts_build_s:>12.1f}{build_s / fts_build_s:>9.2f}"
+        f"{'full build (s), better of 2':<30}{build_s:>14.1f}{fts_build_s:>12.1f}"
+        f"{build_s / fts_build_s:>9.2f}"
+    )
+    print(
+        f"{'  each build (s)':<30}{' / '.join(f'{b[0]:.1f}' for b in builds):>14}"
+        f"{' / '.join(f'{b:.1f}' for b in fts_builds):>12}"
     )
     for key in ("p50", "p95", "p99"):
         a, b = ours[key], theirs[key]

@@ -61,8 +61,8 @@ __all__ = ["QuickWriter", "build_segments", "paused_gc", "worker_setup"]
 CHUNK = 64
 #: A worker starts a new segment after this many pages, so its memory stays bounded however
 #: large the corpus (a segment's postings are pooled in memory until it is written; about
-#: 350 MB for 25,000 pages of the real corpus).
-SEGMENT_DOCS = 25_000
+#: 500 MB for 40,000 pages of the real corpus).
+SEGMENT_DOCS = 40_000
 _WRITER_MB = 192
 #: Postings per block (Whoosh: 128) and zlib level of the blocks (Whoosh: 3). Level 1 keeps
 #: the index as small as level 3 did on the real corpus; level 0 made it 60% larger.

@@ -189,6 +189,18 @@ class PostingsFile:
         shortest = float(table.minlength[at]) if table.minlength is not None else -1.0
         return int(table.starts[at]), int(table.counts[at]), int(table.maxfreq[at]), shortest
 
+    def find_many(
+        self, field: str, hashes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """For hashed terms at once: found, starts, counts, largest frequencies and shortest
+        field lengths (None if not recorded)."""
+        table = self.fields[field]
+        at = np.searchsorted(table.hashes, hashes)
+        np.minimum(at, len(table.hashes) - 1, out=at)
+        found = table.hashes[at] == hashes
+        lows = table.minlength[at] if table.minlength is not None else None
+        return found, table.starts[at], table.counts[at], table.maxfreq[at], lows
+
     def slice(self, field: str, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
         table = self.fields[field]
         return table.ids[start : start + count], table.freqs[start : start + count]

@@ -54,9 +54,12 @@ _STRICT_COVERAGE_UP_TO = 4
 _PROXIMITY_DEPTH = 50
 #: Questions' stems kept for the proximity bonus (a few hundred bytes each).
 _QUESTION_CACHE = 50_000
+#: Totals (and facets) are exact up to at least this many matches; beyond, a long query may
+#: skip its commonest words' lists (they cannot lift a page into the results) and report a
+#: lower bound.
+TOTAL_EXACT_UP_TO = 10_000
 #: Pages scored in full to set the bar before pruning (at least four times the depth).
 _SEED = 50
-_MAX_CLAUSES = 64
 _EMPTY_IDS = np.zeros(0, dtype=np.int32)
 _EMPTY_TF = np.zeros(0, dtype=np.float32)
 
@@ -79,13 +82,15 @@ class Clause:
 
 @dataclass(frozen=True)
 class Ranked:
-    """Document numbers of one page, their scores, the exact total and subject counts."""
+    """Document numbers of one page, their scores, the total and subject counts (exact, or
+    lower bounds when ``total_is_exact`` is false: only above TOTAL_EXACT_UP_TO)."""
 
     docnums: list[int]
     scores: list[float]
     total: int
     facets: dict[str, int]
     conjunctive: bool
+    total_is_exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,8 @@ class _Entry:
     df: int
     max_tf: float
     min_length: float
+    #: Live pages whose question no other page asks: questions the list surely counts.
+    distinct: int = 0
 
 
 @dataclass
@@ -112,6 +119,7 @@ class _List:
     k1: float
     ub: float = 0.0  # the largest score any page of this list reaches
     field: str = ""
+    distinct: int = 0  # see _Entry.distinct
 
     def values(self, at: np.ndarray) -> np.ndarray:
         """Scores of the postings at positions ``at``, fields summed in order."""
@@ -214,6 +222,17 @@ class Ranker:
         shared = np.bincount(self._question_codes, minlength=1) > 1
         self._repeated = shared[self._question_codes] if self.size else np.zeros(0, dtype=bool)
         self._any_repeated = bool(self._repeated.any())
+        self._repeated_count = int(np.count_nonzero(self._repeated))
+        # The repeated pages grouped by question, and by (subject, question): a large match set
+        # counts its distinct questions with one pass over these groups instead of a sort.
+        repeated = np.flatnonzero(self._repeated)
+        self._by_question = _Groups(repeated, self._question_codes[repeated].astype(np.int64))
+        width = int(self._question_codes.max()) + 1 if self.size else 1
+        pair_codes = self._subject_codes[repeated].astype(np.int64) * width + self._question_codes[
+            repeated
+        ].astype(np.int64)
+        self._by_pair = _Groups(repeated, pair_codes)
+        self._pair_subjects = (self._by_pair.codes // width).astype(np.int64)
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._cached = 0
@@ -236,46 +255,73 @@ class Ranker:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        id_parts: list[np.ndarray] = []
-        tf_parts: list[np.ndarray] = []
-        most, shortest = 0.0, math.inf
-        hashed = term_hash(term)
-        for offset, leaf, side in self._segments:
-            if side is not None and side.has_field(field):
-                found = side.find(field, hashed)
-                if found is None:
-                    continue
-                start, count, top, low = found
-                ids, tf = side.slice(field, start, count)
-                id_parts.append(ids.astype(np.int32) + np.int32(offset))
-                tf_parts.append(tf.astype(np.float32))
-                most = max(most, float(top))
-                if low < 0:  # no lengths recorded: read them
-                    low = float(self._lengths[field][id_parts[-1]].min())
-                shortest = min(shortest, low)
-            else:
-                ids, tf = _whoosh_postings(leaf, field, term)
-                if len(ids):
-                    id_parts.append(ids + np.int32(offset))
-                    tf_parts.append(tf)
-                    most = max(most, float(tf.max()))
-                    shortest = min(shortest, float(self._lengths[field][id_parts[-1]].min()))
-        if not id_parts:
-            entry = _Entry(_EMPTY_IDS, _EMPTY_TF, 0, 0.0, 0.0)
-        else:
-            ids = id_parts[0] if len(id_parts) == 1 else np.concatenate(id_parts)
-            tf = tf_parts[0] if len(tf_parts) == 1 else np.concatenate(tf_parts)
-            # Deleted pages keep their postings until a merge: count live documents only, so
-            # an index with deletions scores like one built without those pages.
-            df = int(np.count_nonzero(self._live[ids])) if self._deletions else len(ids)
-            entry = _Entry(ids, tf, df, most, shortest)
+        self._prefetch([(field, term)])
         with self._lock:
-            self._cache[key] = entry
-            self._cached += len(entry.ids)
-            while self._cached > _CACHE_POSTINGS and len(self._cache) > 1:
-                _, old = self._cache.popitem(last=False)
-                self._cached -= len(old.ids)
-        return entry
+            return self._cache[key]
+
+    def _prefetch(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Read the posting lists of ``(field, term)`` pairs that are not cached: per field
+        and segment, one binary search for all the terms in the side file's term table."""
+        with self._lock:
+            missing = [p for p in dict.fromkeys(pairs) if p not in self._cache]
+        by_field: dict[str, list[str]] = {}
+        for field, term in missing:
+            by_field.setdefault(field, []).append(term)
+        for field, terms in by_field.items():
+            hashes = np.fromiter((term_hash(t) for t in terms), dtype=np.uint64, count=len(terms))
+            id_parts: list[list[np.ndarray]] = [[] for _ in terms]
+            tf_parts: list[list[np.ndarray]] = [[] for _ in terms]
+            most = np.zeros(len(terms))
+            shortest = np.full(len(terms), math.inf)
+            for offset, leaf, side in self._segments:
+                if side is not None and side.has_field(field):
+                    found, starts, counts, tops, lows = side.find_many(field, hashes)
+                    for k in np.flatnonzero(found).tolist():
+                        ids, tf = side.slice(field, int(starts[k]), int(counts[k]))
+                        id_parts[k].append(ids.astype(np.int32) + np.int32(offset))
+                        tf_parts[k].append(tf.astype(np.float32))
+                        most[k] = max(most[k], float(tops[k]))
+                        low = float(lows[k]) if lows is not None else -1.0
+                        if low < 0:  # no lengths recorded: read them
+                            low = float(self._lengths[field][id_parts[k][-1]].min())
+                        shortest[k] = min(shortest[k], low)
+                    continue
+                for k, term in enumerate(terms):  # no side file: Whoosh's own blocks
+                    ids, tf = _whoosh_postings(leaf, field, term)
+                    if len(ids):
+                        id_parts[k].append(ids + np.int32(offset))
+                        tf_parts[k].append(tf)
+                        most[k] = max(most[k], float(tf.max()))
+                        low = float(self._lengths[field][id_parts[k][-1]].min())
+                        shortest[k] = min(shortest[k], low)
+            for k, term in enumerate(terms):
+                entry = self._entry(id_parts[k], tf_parts[k], float(most[k]), float(shortest[k]))
+                with self._lock:
+                    self._cache[(field, term)] = entry
+                    self._cached += len(entry.ids)
+                    while self._cached > _CACHE_POSTINGS and len(self._cache) > 1:
+                        _, old = self._cache.popitem(last=False)
+                        self._cached -= len(old.ids)
+
+    def _entry(
+        self, id_parts: list[np.ndarray], tf_parts: list[np.ndarray], most: float, shortest: float
+    ) -> _Entry:
+        if not id_parts:
+            return _Entry(_EMPTY_IDS, _EMPTY_TF, 0, 0.0, 0.0)
+        ids = id_parts[0] if len(id_parts) == 1 else np.concatenate(id_parts)
+        tf = tf_parts[0] if len(tf_parts) == 1 else np.concatenate(tf_parts)
+        # Deleted pages keep their postings until a merge: count live documents only, so an
+        # index with deletions scores like one built without those pages.
+        df = int(np.count_nonzero(self._live[ids])) if self._deletions else len(ids)
+        # Questions it surely counts: at least its pages less every repeated page; exact (a
+        # pass over the list) only where that could matter.
+        distinct = df - self._repeated_count
+        if distinct < TOTAL_EXACT_UP_TO <= df:
+            plain = ~self._repeated[ids]
+            if self._deletions:
+                plain &= self._live[ids]
+            distinct = int(np.count_nonzero(plain))
+        return _Entry(ids, tf, df, most, shortest, max(0, distinct))
 
     def _idf(self, df: int) -> float:
         n = self.documents
@@ -300,7 +346,16 @@ class Ranker:
         most = entry.max_tf
         shortest_norm = k1 * (1.0 - b + b * entry.min_length / self._avg[field])
         peak = most * (k1 + 1.0) / (most + shortest_norm) if most else 0.0
-        return _List(entry.ids, [entry.tf], [coef], [norm], k1, coef * peak * (1.0 + 1e-5), field)
+        return _List(
+            entry.ids,
+            [entry.tf],
+            [coef],
+            [norm],
+            k1,
+            coef * peak * (1.0 + 1e-5),
+            field,
+            entry.distinct,
+        )
 
     def _plan(self, clause: Clause, s: Settings) -> _Plan:
         boosts = s.field_boosts
@@ -515,9 +570,11 @@ class Ranker:
         s = settings or self.settings
         if not clauses:
             return self._filter_only(excluded, allowed, start, count, collapse)
-        # One bit per clause marks the pages it matches (see _clause_bits); queries are cut to
-        # far fewer words (Settings.max_query_terms) long before this.
-        clauses = clauses[:_MAX_CLAUSES]
+        fields = [f for f in TEXT_FIELDS if f in self._lengths]
+        self._prefetch(
+            [(f, t) for c in (*clauses, *excluded) for t, _ in c.variants for f in fields]
+            + [(EXACT_FIELD, c.word) for c in clauses if c.word and EXACT_FIELD in self._lengths]
+        )
         plans = [self._plan(c, s) for c in clauses]
         excluded_plans = [self._plan(c, s) for c in excluded]
         n = len(plans)
@@ -538,11 +595,34 @@ class Ranker:
                 docs, key, scores, total, facets, True, start, count, depth, collapse, pairs
             )
 
+        if n > _STRICT_COVERAGE_UP_TO and prune and allowed is None:
+            ranked = self._rank_long(plans, excluded_plans, s, start, count, depth, collapse, pairs)
+            if ranked is not None:
+                return ranked
         # Too few pages have every word to fill a page: those with some of the words follow
         # (after them, for short queries). Decided on the unfiltered matches and the page
         # size only, so paging stays consistent and a subject's facet count is its total.
-        bits, by_field = self._clause_bits(plans)
-        matched = bits != 0
+        parts, part_ub, part_clause = [], [], []
+        for i, plan in enumerate(plans):
+            if plan.docs is not None:  # a phrase: only where its words stand together
+                parts.append(plan.docs)
+                part_ub.append(plan.ub)
+                part_clause.append(i)
+                continue
+            for weight, lists in plan.variants:
+                for lst in lists:
+                    parts.append(lst.ids)
+                    part_ub.append(weight * lst.ub * plan.clause.weight)
+                    part_clause.append(i)
+        sizes = np.array([len(ids) for ids in parts], dtype=np.int64)
+        joined = np.concatenate(parts) if parts else _EMPTY_IDS
+        # Per page, the best scores of the lists that hold it, summed: a bound of its score
+        # (a page with a word only in its answer is bounded by the answer's best alone). One
+        # pass of bincount over all the lists; a tiny floor marks every listed page.
+        bound_map = np.bincount(
+            joined, weights=np.repeat(np.asarray(part_ub) + 1e-9, sizes), minlength=self.size
+        )
+        matched = bound_map > 0
         matched &= self._live
         for plan in excluded_plans:
             matched &= ~self._plan_mask(plan)
@@ -556,117 +636,238 @@ class Ranker:
             return Ranked([], [], total, facets, False)
         partial = len(candidates) > len(conj if allowed is None else conj[allowed[conj]])
         long_query = n > _STRICT_COVERAGE_UP_TO
+        weights = np.zeros(n)
+        share_total = 0.0
         if long_query:
             # A long question: scores scaled by the idf-weighted share of the query matched
             # (missing a rare word costs more than missing a common one).
-            weights = np.array(
-                [self._idf(self._clause_count(p, bits, i)) for i, p in enumerate(plans)]
-            )
+            weights = np.array([self._idf(self._clause_count(p)) for p in plans])
             share_total = float(weights.sum())
-            scale = partial and share_total > 0
+        scale = long_query and partial and share_total > 0
 
         def keyed(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """Sort keys and scores of ``docs`` (ascending)."""
             scores = np.zeros(len(docs), dtype=np.float32)
-            for plan in plans:
-                scores += self._clause_scores(plan, docs)[0]
+            matched = np.zeros(len(docs), dtype=np.float64)
+            for plan, weight in zip(plans, weights if scale else np.ones(n), strict=True):
+                clause_scores, present = self._clause_scores(plan, docs)
+                scores += clause_scores
+                matched += present * weight
             scores += self._bonus(plans, docs, s)
             key = scores.astype(np.float64)
-            if long_query:
-                if scale:
-                    key *= (_bit_sum(bits[docs], weights) / share_total) ** s.coordination
-            elif partial:
-                key += _bit_sum(bits[docs], np.ones(n)) * 1e6  # more matched words first
+            if scale:
+                key *= (matched / share_total) ** s.coordination
+            elif partial and not long_query:
+                key += matched * 1e6  # more matched words always first
             return key, scores
 
         docs = candidates
         if prune and len(candidates) > _SEED * 2:
-            docs = self._prune(
-                plans,
-                candidates,
-                bits,
-                by_field,
-                keyed,
-                depth,
-                collapse,
-                s,
-                weights / share_total if long_query and scale else None,
-                partial and not long_query,
-            )
+            bound = bound_map[candidates] + self._bonus_bound(plans, s)
+            if scale:
+                # Shares summed over lists count a word found in two fields twice: capped at
+                # the whole query, still a bound.
+                share = np.bincount(
+                    joined,
+                    weights=np.repeat(weights[part_clause] / share_total, sizes),
+                    minlength=self.size,
+                )[candidates]
+                bound *= np.minimum(share, 1.0) ** s.coordination
+            elif partial and not long_query:
+                coverage = np.zeros(self.size, dtype=np.int16)
+                for i in range(n):
+                    mask = np.zeros(self.size, dtype=bool)
+                    for ids, clause in zip(parts, part_clause, strict=True):
+                        if clause == i:
+                            mask[ids] = True
+                    coverage += mask
+                bound += coverage[candidates] * 1e6
+            docs = self._prune(candidates, bound, keyed, depth, collapse)
         key, scores = keyed(docs)
         return self._page(
             docs, key, scores, total, facets, False, start, count, depth, collapse, pairs
         )
 
-    def _clause_bits(
-        self, plans: list[_Plan]
-    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-        """Per document, a bit for each clause it matches (clause i is bit i); and per field,
-        the same bits for matches in that field with each clause's best score there (a page
-        that holds a word only in its answer is bounded by the answer's best alone)."""
-        fields = {f: i for i, f in enumerate(TEXT_FIELDS) if f in self._lengths}
-        by_field = [(np.zeros(self.size, dtype=np.uint64), np.zeros(len(plans))) for _ in fields]
+    def _rank_long(
+        self,
+        plans: list[_Plan],
+        excluded_plans: list[_Plan],
+        s: Settings,
+        start: int,
+        count: int,
+        depth: int,
+        collapse: bool,
+        pairs: dict[tuple[str, str], float],
+    ) -> Ranked | None:
+        """A long query whose pages with every word cannot fill a page, by MaxScore: the
+        posting lists whose best scores, summed, stay below the bar that a first set of pages
+        sets are never read in full (a page that only they hold cannot reach the results);
+        they are only probed for the pages that are scored. Only lists that surely hold more
+        than TOTAL_EXACT_UP_TO questions are skipped, so a skipped list makes the total a lower
+        bound above that. None when no list can be skipped."""
+        # (pages, best score, questions it surely counts, clause)
+        entries: list[tuple[np.ndarray, float, int, int]] = []
         for i, plan in enumerate(plans):
-            bit = np.uint64(1 << i)
-            if plan.docs is not None:  # a phrase: only where its words stand together
-                held, bounds = by_field[0]
-                held[plan.docs] |= bit
-                bounds[i] = plan.ub
+            if plan.docs is not None:
+                entries.append((plan.docs, plan.ub, 0, i))
                 continue
             for weight, lists in plan.variants:
                 for lst in lists:
-                    held, bounds = by_field[fields[lst.field]]
-                    held[lst.ids] |= bit
-                    bounds[i] = max(bounds[i], weight * lst.ub * plan.clause.weight)
-        bits = by_field[0][0].copy() if by_field else np.zeros(self.size, dtype=np.uint64)
-        for held, _ in by_field[1:]:
-            bits |= held
-        return bits, by_field
+                    entries.append((lst.ids, weight * lst.ub * plan.clause.weight, lst.distinct, i))
+        if not any(e[2] >= TOTAL_EXACT_UP_TO for e in entries):
+            return None
+        weights = np.array([self._idf(self._clause_count(p)) for p in plans])
+        share_total = float(weights.sum())
 
-    def _clause_count(self, plan: _Plan, bits: np.ndarray, i: int) -> int:
-        """Live documents matching a clause (cached by its terms: common words recur)."""
-        key = None if plan.docs is not None else tuple(t for t, _ in plan.clause.variants)
-        if key is not None:
-            with self._lock:
-                hit = self._counts.get(key)
-            if hit is not None:
-                return hit
-        present = (bits & np.uint64(1 << i)) != 0
-        count = int(np.count_nonzero(present & self._live) if self._deletions else present.sum())
-        if key is not None:
-            with self._lock:
-                self._counts[key] = count
-                if len(self._counts) > 100_000:
-                    self._counts.clear()
+        memo: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # pages scored so far
+
+        def keyed(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Keys and scores of ``docs`` (ascending), reusing those already computed."""
+            key = np.zeros(len(docs), dtype=np.float64)
+            scores = np.zeros(len(docs), dtype=np.float32)
+            todo = np.ones(len(docs), dtype=bool)
+            for done, done_key, done_scores in memo:
+                at = np.searchsorted(done, docs)
+                np.minimum(at, len(done) - 1, out=at)
+                hit = todo & (done[at] == docs)
+                key[hit], scores[hit] = done_key[at[hit]], done_scores[at[hit]]
+                todo &= ~hit
+            if todo.any():
+                fresh = docs[todo]
+                key[todo], scores[todo] = score(fresh)
+                memo.append((fresh, key[todo], scores[todo]))
+            return key, scores
+
+        def score(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            scores = np.zeros(len(docs), dtype=np.float32)
+            share = np.zeros(len(docs), dtype=np.float64)
+            for plan, weight in zip(plans, weights, strict=True):
+                clause_scores, present = self._clause_scores(plan, docs)
+                scores += clause_scores
+                share += present * weight
+            scores += self._bonus(plans, docs, s)
+            key = scores.astype(np.float64)
+            if share_total:  # a list this long means pages lacking some word are ranked too
+                key *= (share / share_total) ** s.coordination
+            return key, scores
+
+        # A first bar: the depth-th best of the pages of the lists with the highest bounds.
+        budget = 4 * max(_SEED, depth)
+        seed_parts, seen = [], 0
+        for entry in sorted(entries, key=lambda e: -e[1]):
+            seed_parts.append(entry[0][:budget])
+            seen += min(len(entry[0]), budget)
+            if seen >= budget:
+                break
+        seed = np.unique(np.concatenate(seed_parts))
+        if self._deletions:
+            seed = seed[self._live[seed]]
+        for plan in excluded_plans:
+            seed = seed[~self._member(plan, seed)]
+        if len(seed) < depth:
+            return None
+        seed_key, _ = keyed(seed)
+        bar = self._kth(seed, seed_key, depth, collapse)
+        # Skip the lists with the smallest bounds (the commonest words) while they sum below it.
+        running = self._bonus_bound(plans, s)
+        skipped: set[int] = set()
+        floor = 0
+        for j in sorted(range(len(entries)), key=lambda j: entries[j][1]):
+            bound_j, distinct = entries[j][1], entries[j][2]
+            if running + bound_j >= bar:
+                break
+            if distinct >= TOTAL_EXACT_UP_TO:
+                running += bound_j
+                skipped.add(j)
+                floor = max(floor, distinct)
+        if not skipped:
+            return None
+        kept = [entries[j] for j in range(len(entries)) if j not in skipped]
+        sizes = np.array([len(e[0]) for e in kept], dtype=np.int64)
+        joined = np.concatenate([e[0] for e in kept]) if kept else _EMPTY_IDS
+        bound_map = np.bincount(
+            joined,
+            weights=np.repeat(np.array([e[1] for e in kept]) + 1e-9, sizes),
+            minlength=self.size,
+        )
+        matched = bound_map > 0
+        matched &= self._live
+        for plan in excluded_plans:
+            matched &= ~self._plan_mask(plan)
+        candidates = np.flatnonzero(matched)
+        del matched
+        # Counted over the lists read: lower bounds, as the skipped lists' pages are not in.
+        facets = self._facets(candidates, collapse)
+        total = max(self._distinct(candidates) if collapse else len(candidates), floor)
+        if start >= total:
+            return None  # a page past what was counted: rank it exactly
+        # A page's bound: the best scores of the lists read that hold it, plus all the skipped
+        # ones; times its largest possible share of the query (a word found in two fields
+        # counts twice here, and every skipped word counts as found: capped at the whole).
+        bound = bound_map[candidates] + running
+        if share_total:
+            skipped_clauses = {entries[j][3] for j in skipped}
+            skipped_share = float(sum(weights[c] for c in skipped_clauses)) / share_total
+            share = np.bincount(
+                joined,
+                weights=np.repeat(np.array([weights[e[3]] for e in kept]) / share_total, sizes),
+                minlength=self.size,
+            )[candidates]
+            bound *= np.minimum(share + skipped_share, 1.0) ** s.coordination
+        # Raise the bar with the best-bounded pages, then keep those that can still reach it.
+        top = min(len(candidates), _SEED)
+        best = candidates[np.sort(np.argpartition(-bound, top - 1)[:top])]
+        best_key, _ = keyed(best)
+        bar = max(bar, self._kth(best, best_key, depth, collapse))
+        docs = candidates[bound * (1.0 + 1e-6) >= bar]
+        key, scores = keyed(docs)
+        return self._page(
+            docs,
+            key,
+            scores,
+            total,
+            facets,
+            False,
+            start,
+            count,
+            depth,
+            collapse,
+            pairs,
+            exact=False,
+        )
+
+    def _clause_count(self, plan: _Plan) -> int:
+        """Live documents matching a clause (cached by its terms: common words recur),
+        counted from its lists without merging them: each list's pages not in an earlier,
+        longer one."""
+        if plan.docs is not None:
+            docs = plan.docs
+            return int(np.count_nonzero(self._live[docs])) if self._deletions else len(docs)
+        key = tuple(t for t, _ in plan.clause.variants)
+        with self._lock:
+            hit = self._counts.get(key)
+        if hit is not None:
+            return hit
+        lists = sorted((lst.ids for lst in plan.lists()), key=len, reverse=True)
+        count = 0
+        for i, ids in enumerate(lists):
+            fresh = np.ones(len(ids), dtype=bool)
+            for earlier in lists[:i]:
+                fresh &= ~_isin_sorted(ids, earlier)
+            new = ids[fresh] if i else ids
+            count += int(np.count_nonzero(self._live[new])) if self._deletions else len(new)
+        with self._lock:
+            if len(self._counts) > 100_000:
+                self._counts.clear()
+            self._counts[key] = count
         return count
 
     def _prune(
-        self,
-        plans: list[_Plan],
-        candidates: np.ndarray,
-        bits: np.ndarray,
-        by_field: list[tuple[np.ndarray, np.ndarray]],
-        keyed: Any,
-        depth: int,
-        collapse: bool,
-        s: Settings,
-        shares: np.ndarray | None,
-        by_coverage: bool,
+        self, candidates: np.ndarray, bound: np.ndarray, keyed: Any, depth: int, collapse: bool
     ) -> np.ndarray:
-        """The candidates that can still reach the first ``depth`` results.
-
-        Each page's key is bounded from the clauses it matches (each clause's best score,
-        summed, times its share of the query, plus matched words first for short queries);
-        the best-bounded pages are scored in full, and the ``depth``-th of them is the bar:
-        a page whose bound is below it cannot be in the results and is never scored."""
-        held = bits[candidates]
-        bound = np.full(len(candidates), self._bonus_bound(plans, s))
-        for field_bits, bounds in by_field:
-            bound += _bit_sum(field_bits[candidates], bounds)
-        if shares is not None:
-            bound *= _bit_sum(held, shares) ** s.coordination
-        if by_coverage:
-            bound += _bit_sum(held, np.ones(len(plans))) * 1e6
+        """The candidates that can still reach the first ``depth`` results: the best-bounded
+        pages are scored in full, and the ``depth``-th of them is the bar; a page whose bound
+        is below it cannot be in the results and is never scored."""
         seed_size = max(_SEED, 4 * depth)
         if seed_size >= len(candidates):
             return candidates
@@ -714,6 +915,8 @@ class Ranker:
         depth: int,
         collapse: bool,
         pairs: dict[tuple[str, str], float],
+        *,
+        exact: bool = True,
     ) -> Ranked:
         wanted = min(total, start + count)
         top = self._ordered(docs, key, depth, collapse)
@@ -731,7 +934,7 @@ class Ranker:
         page = slice(start, wanted)
         chosen = top[page]
         values = scores[chosen].astype(np.float64) + extra[page]
-        return Ranked(docs[chosen].tolist(), values.tolist(), total, facets, conjunctive)
+        return Ranked(docs[chosen].tolist(), values.tolist(), total, facets, conjunctive, exact)
 
     def _filter_only(
         self,
@@ -759,6 +962,11 @@ class Ranker:
         """How many questions ``docs`` ask (each repeated question once)."""
         if not self._any_repeated or not len(docs):
             return len(docs)
+        if len(docs) * 16 > self.size:  # many pages: count over the groups, no sort
+            mask = np.zeros(self.size, dtype=bool)
+            mask[docs] = True
+            plain = int(np.count_nonzero(mask & ~self._repeated))
+            return plain + int(self._by_question.any(mask).sum())
         repeated = self._repeated[docs]
         if not repeated.any():
             return len(docs)
@@ -768,17 +976,29 @@ class Ranker:
     def _facets(self, docs: np.ndarray, collapse: bool) -> dict[str, int]:
         if not len(docs):
             return {}
-        codes = self._subject_codes[docs].astype(np.int64)
+        names = len(self._subject_names)
         if collapse and self._any_repeated:  # a question asked twice in one subject counts once
-            repeated = self._repeated[docs]
-            if repeated.any():
-                questions = self._question_codes[docs[repeated]].astype(np.int64)
-                width = int(self._question_codes.max()) + 1
-                pairs = np.unique(codes[repeated] * width + questions) // width
-                codes = np.concatenate([codes[~repeated], pairs])
-        counts = np.bincount(codes, minlength=len(self._subject_names))
-        pairs_ = [(self._subject_names[i], int(c)) for i, c in enumerate(counts) if c]
-        return dict(sorted(((k, v) for k, v in pairs_ if k), key=lambda kv: (-kv[1], kv[0])))
+            if len(docs) * 16 > self.size:
+                mask = np.zeros(self.size, dtype=bool)
+                mask[docs] = True
+                counts = np.bincount(
+                    self._subject_codes[docs[~self._repeated[docs]]], minlength=names
+                )
+                held = self._by_pair.any(mask)
+                counts += np.bincount(self._pair_subjects[held], minlength=names)
+            else:
+                codes = self._subject_codes[docs].astype(np.int64)
+                repeated = self._repeated[docs]
+                if repeated.any():
+                    questions = self._question_codes[docs[repeated]].astype(np.int64)
+                    width = int(self._question_codes.max()) + 1
+                    pairs = np.unique(codes[repeated] * width + questions) // width
+                    codes = np.concatenate([codes[~repeated], pairs])
+                counts = np.bincount(codes, minlength=names)
+        else:
+            counts = np.bincount(self._subject_codes[docs], minlength=names)
+        found = [(self._subject_names[i], int(c)) for i, c in enumerate(counts) if c]
+        return dict(sorted(((k, v) for k, v in found if k), key=lambda kv: (-kv[1], kv[0])))
 
     def subject_mask(self, subject_keys: Sequence[str]) -> np.ndarray:
         """Documents whose subject's filter key is every one of ``subject_keys``."""
@@ -797,24 +1017,23 @@ class Ranker:
         return mask
 
 
-_BYTE_BITS = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.float64)
+class _Groups:
+    """Documents grouped by a code (ascending), for "does any member match" per group."""
 
+    def __init__(self, docs: np.ndarray, codes: np.ndarray) -> None:
+        order = np.argsort(codes, kind="stable")
+        self.docs = docs[order]
+        sorted_codes = codes[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = sorted_codes[1:] != sorted_codes[:-1]
+        self.starts = np.flatnonzero(first)
+        self.codes = sorted_codes[self.starts]
 
-def _bit_sum(bits: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """For each entry of ``bits`` (u64), the sum of ``values[i]`` over its set bits i, by one
-    256-entry table lookup per byte."""
-    out = np.zeros(len(bits), dtype=np.float64)
-    if not len(bits):
-        return out
-    octets = bits.view(np.uint8).reshape(-1, 8)
-    if octets.dtype.byteorder == ">" or np.little_endian is False:  # pragma: no cover
-        octets = octets[:, ::-1]
-    padded = np.zeros(64, dtype=np.float64)
-    padded[: len(values)] = values
-    for k in range((len(values) + 7) // 8):
-        table = _BYTE_BITS @ padded[8 * k : 8 * k + 8]
-        out += table[octets[:, k]]
-    return out
+    def any(self, mask: np.ndarray) -> np.ndarray:
+        """Per group, whether ``mask`` holds any of its documents."""
+        if not len(self.docs):
+            return np.zeros(0, dtype=bool)
+        return np.logical_or.reduceat(mask[self.docs], self.starts)
 
 
 def _isin_sorted(docs: np.ndarray, ids: np.ndarray) -> np.ndarray:
