@@ -113,10 +113,13 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchResults:
-    """One page of results for a query, with the exact total and subject facet counts.
+    """One page of results for a query, with the total and subject facet counts.
 
     ``facets`` counts the query's matches per subject before any subject filter, so an app can
     show the other subjects beside the chosen one; a filtered ``total`` is that subject's count.
+    ``total`` is exact up to at least 10,000; beyond, a long query may count only part of its
+    matches (the pages of its commonest words are not all read): then ``total_is_exact`` is
+    false, ``total`` and ``facets`` are lower bounds, and :attr:`total_text` reads "10,000+".
     """
 
     query: str
@@ -126,6 +129,14 @@ class SearchResults:
     limit: int
     suggestion: str | None = None
     facets: dict[str, int] = field(default_factory=dict)
+    total_is_exact: bool = True
+
+    @property
+    def total_text(self) -> str:
+        """The total for people: "1,234", or "10,000+" when it is a lower bound."""
+        if self.total_is_exact:
+            return f"{self.total:,}"
+        return f"{max(self.total // 10_000 * 10_000, 10_000):,}+"
 
     @property
     def pages(self) -> int:
@@ -141,6 +152,7 @@ class SearchResults:
         return {
             "query": self.query,
             "total": self.total,
+            "total_is_exact": self.total_is_exact,
             "page": self.page,
             "limit": self.limit,
             "pages": self.pages,

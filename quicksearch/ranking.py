@@ -707,12 +707,14 @@ class Ranker:
         bound above that. None when no list can be skipped."""
         # (pages, best score, questions it surely counts, clause)
         entries: list[tuple[np.ndarray, float, int, int]] = []
+        scale_of: dict[int, tuple[_List, float]] = {}  # entry -> its list and weight
         for i, plan in enumerate(plans):
             if plan.docs is not None:
                 entries.append((plan.docs, plan.ub, 0, i))
                 continue
             for weight, lists in plan.variants:
                 for lst in lists:
+                    scale_of[len(entries)] = (lst, weight * plan.clause.weight)
                     entries.append((lst.ids, weight * lst.ub * plan.clause.weight, lst.distinct, i))
         if not any(e[2] >= TOTAL_EXACT_UP_TO for e in entries):
             return None
@@ -782,12 +784,22 @@ class Ranker:
                 floor = max(floor, distinct)
         if not skipped:
             return None
-        kept = [entries[j] for j in range(len(entries)) if j not in skipped]
+        kept_at = [j for j in range(len(entries)) if j not in skipped]
+        kept = [entries[j] for j in kept_at]
         sizes = np.array([len(e[0]) for e in kept], dtype=np.int64)
         joined = np.concatenate([e[0] for e in kept]) if kept else _EMPTY_IDS
+        # The lists read contribute each page's own score there (a variant's fields summed,
+        # where the clause takes the best variant: still a bound), the skipped ones their best.
+        values = []
+        for j, entry in zip(kept_at, kept, strict=True):
+            if j in scale_of:
+                lst, factor = scale_of[j]
+                values.append(lst.values(np.arange(len(lst.ids))) * factor + 1e-9)
+            else:
+                values.append(np.full(len(entry[0]), entry[1] + 1e-9))
         bound_map = np.bincount(
             joined,
-            weights=np.repeat(np.array([e[1] for e in kept]) + 1e-9, sizes),
+            weights=np.concatenate(values) if values else None,
             minlength=self.size,
         )
         matched = bound_map > 0
@@ -819,7 +831,8 @@ class Ranker:
         best = candidates[np.sort(np.argpartition(-bound, top - 1)[:top])]
         best_key, _ = keyed(best)
         bar = max(bar, self._kth(best, best_key, depth, collapse))
-        docs = candidates[bound * (1.0 + 1e-6) >= bar]
+        # A relative margin: the bound sums float32 scores in another order than scoring does.
+        docs = candidates[bound * (1.0 + 1e-5) >= bar]
         key, scores = keyed(docs)
         return self._page(
             docs,

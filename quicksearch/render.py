@@ -30,7 +30,7 @@ def print_results(console: Console, results: SearchResults) -> None:
         console.print(Text.assemble("Did you mean: ", (results.suggestion, "bold"), "?"))
     if not results.hits:
         if results.total:
-            console.print(f"No results on page {results.page} ({results.total} in all).")
+            console.print(f"No results on page {results.page} ({results.total_text} in all).")
         else:
             console.print(f"No results for {results.query!r}.")
         return
@@ -50,7 +50,7 @@ def print_results(console: Console, results: SearchResults) -> None:
     shown = f"{first}-{first + len(results.hits) - 1}"
     console.print(
         Text(
-            f"{shown} of {results.total} results (page {results.page} of {results.pages})",
+            f"{shown} of {results.total_text} results (page {results.page} of {results.pages})",
             style="dim",
         )
     )

@@ -237,7 +237,7 @@ class Searcher:
                 )
                 for t, w in zip(parsed.terms, parsed.words, strict=True)
             ]
-            rows, total, facets = self._run(
+            rows, total, facets, exact = self._run(
                 engine, parsed, expansions, subjects, limit, page, settings, collapse_duplicates
             )
         terms = parsed.highlight_terms | {t for e in expansions for t, _ in e.variants}
@@ -250,6 +250,7 @@ class Searcher:
             limit=limit,
             facets=facets,
             suggestion=_suggestion(parsed, expansions) if total else None,
+            total_is_exact=exact,
         )
 
     def _run(
@@ -262,7 +263,7 @@ class Searcher:
         page: int,
         settings: Settings,
         collapse: bool,
-    ) -> tuple[list[tuple[dict[str, Any], float]], int, dict[str, int]]:
+    ) -> tuple[list[tuple[dict[str, Any], float]], int, dict[str, int], bool]:
         ranker = engine.ranker
         clauses = _clauses(parsed, expansions)
         clauses += [self._phrase_clause(engine, p) for p in parsed.phrases]
@@ -281,7 +282,7 @@ class Searcher:
         )
         stored = engine.searcher.stored_fields
         rows = [(stored(n), s) for n, s in zip(ranked.docnums, ranked.scores, strict=True)]
-        return rows, ranked.total, ranked.facets
+        return rows, ranked.total, ranked.facets, ranked.total_is_exact
 
     @staticmethod
     def _phrase_clause(engine: _Engine, words: tuple[str, ...]) -> Clause:

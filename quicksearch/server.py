@@ -453,7 +453,12 @@ def openapi(config: ServerConfig) -> dict[str, Any]:
                     "required": ["query", "total", "page", "hits", "facets"],
                     "properties": {
                         "query": {"type": "string"},
-                        "total": {"type": "integer"},
+                        "total": {
+                            "type": "integer",
+                            "description": "Matching questions; a lower bound (at least 10,000) "
+                            "when total_is_exact is false",
+                        },
+                        "total_is_exact": {"type": "boolean"},
                         "page": {"type": "integer"},
                         "limit": {"type": "integer"},
                         "pages": {"type": "integer"},

@@ -172,3 +172,54 @@ def test_totals_and_facets_count_each_question_once(index: Searcher, share: floa
     pairs = {(subjects[d], int(questions[d])) for d in docs}
     assert ranker._facets(array, collapse=True) == dict(Counter(s for s, _ in pairs))
     assert ranker._facets(array, collapse=False) == dict(Counter(subjects[d] for d in docs))
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(query=st.lists(word, min_size=5, max_size=14).map(" ".join), collapse=st.booleans())
+def test_skipping_common_words_keeps_the_ranking_and_bounds_the_total(
+    index: Searcher, monkeypatch: pytest.MonkeyPatch, query: str, collapse: bool
+) -> None:
+    """With the exact-total threshold lowered to this small index's scale, long queries skip
+    their commonest words' lists: the ranking is unchanged, and the total and facets are lower
+    bounds of the exact ones, never below the threshold."""
+    from quicksearch import ranking
+
+    threshold = 40
+    exhaustive = index.search(query, limit=10, collapse_duplicates=collapse)
+    with monkeypatch.context() as patch:
+        patch.setattr(ranking, "TOTAL_EXACT_UP_TO", threshold)
+        index._require_engine().ranker._cache.clear()  # entries remember what they count
+        pruned = index.search(query, limit=10, collapse_duplicates=collapse)
+    index._require_engine().ranker._cache.clear()
+    assert _same_ranking(_ranked(pruned.hits), _ranked(exhaustive.hits)), query
+    if pruned.total_is_exact:
+        assert (pruned.total, pruned.facets) == (exhaustive.total, exhaustive.facets)
+    else:
+        assert threshold <= pruned.total <= exhaustive.total
+        assert all(count <= exhaustive.facets[name] for name, count in pruned.facets.items())
+
+
+def test_total_text_says_when_it_is_a_lower_bound() -> None:
+    from quicksearch import SearchResults
+
+    assert SearchResults("q", [], 1234, 1, 10).total_text == "1,234"
+    assert SearchResults("q", [], 23_456, 1, 10, total_is_exact=False).total_text == "20,000+"
+    assert SearchResults("q", [], 9_000, 1, 10, total_is_exact=False).total_text == "10,000+"
+    assert SearchResults("q", [], 5, 1, 10).to_dict()["total_is_exact"] is True
+
+
+def test_a_long_query_skips_lists(index: Searcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test above meets the skipping path (this index and query do, at that threshold)."""
+    from quicksearch import ranking
+
+    monkeypatch.setattr(ranking, "TOTAL_EXACT_UP_TO", 40)
+    index._require_engine().ranker._cache.clear()
+    try:
+        results = index.search("gene mutation species habitat climate carbon")
+    finally:
+        index._require_engine().ranker._cache.clear()
+    assert not results.total_is_exact and results.total >= 40
