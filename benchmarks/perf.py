@@ -95,6 +95,14 @@ def run(cmd: list[str]) -> tuple[float, int, int]:
     return seconds, max(peak, before) // 1024, round(tree_peak)
 
 
+def index_stats(index: Path) -> dict[str, object]:
+    """``quicksearch stats --json`` of an index."""
+    out = subprocess.run(
+        [EXE, "stats", "--index", str(index), "--json"], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
 def quantiles(values: list[float]) -> dict[str, float]:
     cuts = statistics.quantiles(values, n=100)
     return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98]}
@@ -157,14 +165,7 @@ def main() -> int:
     build_rss = max(b[1] for b in builds)
     build_tree_rss = max(b[2] for b in builds)
     fts_build_s = min(fts_builds)
-    stats = json.loads(
-        subprocess.run(
-            [EXE, "stats", "--index", str(index), "--json"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    stats = index_stats(index)
     update_s, _, _ = run([EXE, "index", str(args.corpus), "--index", str(index), "--quiet"])
     probe = subprocess.run(
         [sys.executable, "-c", SEARCHER_PROBE, str(index), str(args.queries)],

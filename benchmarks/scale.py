@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from eval_dev import inputs_present
-from perf import EXE, run
+from perf import EXE, index_stats, run
 
 DEFAULT_QUERIES = Path(__file__).resolve().parents[2] / "shared/eval/quicktakes-dev.jsonl"
 _QUESTION_BLOCK = re.compile(r"^question: >-\n(?:[ \t]+.*\n)+", re.MULTILINE)
@@ -174,14 +174,7 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, object]:
     build_s, build_rss, build_tree = run(
         [EXE, "index", str(corpus), "--index", str(index), "--full", "--force", "--quiet"]
     )
-    stats = json.loads(
-        subprocess.run(
-            [EXE, "stats", "--index", str(index), "--json"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    stats = index_stats(index)
     probed = probe(SEARCHER_PROBE, index, args.queries)
     row: dict[str, object] = {
         "size": size,
