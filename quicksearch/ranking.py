@@ -109,29 +109,20 @@ class _Entry:
 
 @dataclass
 class _List:
-    """One term's postings in one or more fields (merged: a page once, with its frequency in
-    each field, 0 where absent), with what scoring them needs for one query."""
+    """One term's postings in one field, with what scoring them needs for one query."""
 
     ids: np.ndarray  # global document numbers, ascending (int32)
-    tfs: list[np.ndarray]  # per field, term frequencies aligned with ids (float32)
-    coefs: list[float]  # per field, boost * idf
-    norms: list[np.ndarray]  # per field and document, k1 * (1 - b + b * length / avg)
+    tf: np.ndarray  # term frequencies (float32)
+    coef: float  # boost * idf
+    norm: np.ndarray  # per document, k1 * (1 - b + b * length / avg)
     k1: float
-    ub: float = 0.0  # the largest score any page of this list reaches
-    field: str = ""
+    ub: float  # the largest score any page of this list reaches (a hair above)
     distinct: int = 0  # see _Entry.distinct
 
     def values(self, at: np.ndarray) -> np.ndarray:
-        """Scores of the postings at positions ``at``, fields summed in order."""
-        ids = self.ids[at]
-        total = np.zeros(len(at), dtype=np.float32)
-        for tf_all, coef, norm in zip(self.tfs, self.coefs, self.norms, strict=True):
-            tf = tf_all[at]
-            value = coef * tf * (self.k1 + 1.0) / (tf + norm[ids])
-            if len(self.tfs) > 1:  # absent here (tf 0): adds 0, unless a length norm is 0
-                value[tf == 0] = 0.0
-            total += value
-        return total
+        """Scores of the postings at positions ``at``."""
+        tf = self.tf[at]
+        return self.coef * tf * (self.k1 + 1.0) / (tf + self.norm[self.ids[at]])
 
     def probe(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which of ``docs`` (ascending) have this term, and their scores (there, in order).
@@ -347,14 +338,7 @@ class Ranker:
         shortest_norm = k1 * (1.0 - b + b * entry.min_length / self._avg[field])
         peak = most * (k1 + 1.0) / (most + shortest_norm) if most else 0.0
         return _List(
-            entry.ids,
-            [entry.tf],
-            [coef],
-            [norm],
-            k1,
-            coef * peak * (1.0 + 1e-5),
-            field,
-            entry.distinct,
+            entry.ids, entry.tf, coef, norm, k1, coef * peak * (1.0 + 1e-5), entry.distinct
         )
 
     def _plan(self, clause: Clause, s: Settings) -> _Plan:
