@@ -1,19 +1,23 @@
 """BM25F ranking with work in proportion to the answer, not the corpus.
 
 Postings come from the side files beside each segment (see :mod:`quicksearch.postings`): a
-posting list is a slice of a mapped array. A query is evaluated in one of three ways, all
-giving the ranking that scoring every matching page would:
+posting list is a slice of a mapped array, and each list's best possible score is known from
+its statistics (largest frequency, shortest field). A query is evaluated in one of three ways,
+all giving the ranking that scoring every matching page would (``prune=False`` does that; a
+test compares the two):
 
 - **all words** (the common case): the pages that have every query word are found from the
   rarest word's pages, checking the others by binary search in their lists; only those pages
   are scored.
-- **some words, short query** (no page has them all): pages rank by how many words they match,
-  then by score, over dense per-document arrays.
-- **some words, long query** (a pasted question): MaxScore. Each word's highest possible score
-  is known from its list; once the first pages scored set the bar for the top k, pages that
-  only hold words whose best scores cannot sum past it are never scored.
+- **some words, short query** (too few pages have them all): pages rank by how many words they
+  match, then by score; each page is bounded from the lists that hold it, the best-bounded
+  ones set the bar, and only pages whose bound reaches it are scored.
+- **some words, long query** (a pasted question): MaxScore over posting lists. The commonest
+  words' lists, whose best scores together stay below the bar, are never read, only probed for
+  the pages that are scored; the other pages are bounded by their own scores in the lists read.
 
-Totals and subject facets are exact, counted over sets of matching pages rather than scores.
+Totals and subject facets are counted over sets of pages, exact up to at least
+TOTAL_EXACT_UP_TO; a long query that skipped a list larger than that reports lower bounds.
 """
 
 from __future__ import annotations
