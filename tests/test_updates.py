@@ -210,3 +210,26 @@ def test_update_of_an_older_schema_rebuilds(tmp_path: Path) -> None:
     report = update_index(src, ix)
     assert report.mode == "full" and report.documents == 10
     assert len(urls(ix, "lantern")) == 10
+
+
+def test_many_updates_in_a_row_merge_segments_and_keep_every_page(tmp_path: Path) -> None:
+    # A nightly update that adds pages writes a small segment each time; after a few, Whoosh
+    # merges them, and merged postings used to meet new ones in one pool as bytes and str
+    # (TypeError on the fifth update). The merged segment's side file must be whole too.
+    src, ix = corpus(tmp_path / "src"), tmp_path / "ix"
+    build_index(src, ix, jobs=1)
+    for night in range(12):
+        write_page(
+            src,
+            f"new/n{night:02d}.md",
+            url=f"/n/{night}",
+            question=f"Otter question {night}?",
+            answer=f"Otters, night {night}.",
+        )
+        assert update_index(src, ix, jobs=1).added == 1
+    assert len(urls(ix, "otter")) == 12
+    assert urls(ix, "lantern") == {f"/p/{i}" for i in range(10)}
+    with open_index(ix) as searcher:
+        ranker = searcher._require_engine().ranker
+        assert all(side is not None for _, _, side in ranker._segments)
+        assert searcher.search('"otter question"', limit=50).total == 12
