@@ -23,7 +23,7 @@ import mmap
 import os
 import struct
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,17 +178,6 @@ class PostingsFile:
     def has_field(self, field: str) -> bool:
         return field in self.fields
 
-    def find(self, field: str, hashed: int) -> tuple[int, int, int, float] | None:
-        """(start, count, largest frequency, shortest field length or -1) of a hashed term's
-        postings, or None where the term is absent."""
-        table = self.fields[field]
-        hashes = table.hashes
-        at = int(np.searchsorted(hashes, np.uint64(hashed)))
-        if at >= len(hashes) or int(hashes[at]) != hashed:
-            return None
-        shortest = float(table.minlength[at]) if table.minlength is not None else -1.0
-        return int(table.starts[at]), int(table.counts[at]), int(table.maxfreq[at]), shortest
-
     def find_many(
         self, field: str, hashes: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
@@ -204,18 +193,3 @@ class PostingsFile:
     def slice(self, field: str, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
         table = self.fields[field]
         return table.ids[start : start + count], table.freqs[start : start + count]
-
-    def close(self) -> None:
-        # Arrays handed out may still point into the map; let the collector close it then.
-        self.fields = {}
-
-
-def open_postings(paths: Iterable[str | os.PathLike[str]]) -> list[PostingsFile | None]:
-    """The side file of each segment, or None where it is missing or unreadable."""
-    out: list[PostingsFile | None] = []
-    for path in paths:
-        try:
-            out.append(PostingsFile(path))
-        except (OSError, ValueError):
-            out.append(None)
-    return out

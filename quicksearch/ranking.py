@@ -149,6 +149,11 @@ class _List:
         return found, self.values(at)
 
 
+#: A posting list in a query: (pages, best score as weighted, clause number, the list or None
+#: for a phrase's pages, the weight its scores are multiplied by).
+_Part = tuple[np.ndarray, float, int, _List | None, float]
+
+
 @dataclass
 class _Plan:
     """A clause's posting lists: per variant, its weight and one list per field."""
@@ -440,18 +445,36 @@ class Ranker:
         return best, present
 
     def _score(
-        self, plans: list[_Plan], docs: np.ndarray, s: Settings
+        self,
+        plans: list[_Plan],
+        docs: np.ndarray,
+        s: Settings,
+        weights: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Scores (bonuses included) of ``docs`` and the number of clauses each matches."""
+        """Scores (bonuses included) of ``docs``, and per page the summed ``weights`` of the
+        clauses it matches (each clause 1 without them: how many it matches)."""
         total = np.zeros(len(docs), dtype=np.float32)
-        coverage = np.zeros(len(docs), dtype=np.int16)
-        for plan in plans:
+        matched = np.zeros(len(docs), dtype=np.float64)
+        for i, plan in enumerate(plans):
             scores, present = self._clause_scores(plan, docs)
             total += scores
-            coverage += present
+            matched += present * (1.0 if weights is None else weights[i])
         if plans:
             total += self._bonus(plans, docs, s)
-        return total, coverage
+        return total, matched
+
+    def _parts(self, plans: list[_Plan]) -> list[_Part]:
+        """Every posting list of the clauses (a phrase: its pages), with its weights."""
+        parts: list[_Part] = []
+        for i, plan in enumerate(plans):
+            if plan.docs is not None:  # a phrase: only where its words stand together
+                parts.append((plan.docs, plan.ub, i, None, 1.0))
+                continue
+            for weight, lists in plan.variants:
+                factor = weight * plan.clause.weight
+                for lst in lists:
+                    parts.append((lst.ids, lst.ub * factor, i, lst, factor))
+        return parts
 
     def _bonus(self, plans: list[_Plan], docs: np.ndarray, s: Settings) -> np.ndarray:
         """Extra score for query words written exactly as in a question and for a question
@@ -577,7 +600,7 @@ class Ranker:
             total = self._distinct(docs) if collapse else len(docs)
             if start >= total:
                 return Ranked([], [], total, facets, True)
-            scores, _ = self._score(plans, docs, s)
+            scores = self._score(plans, docs, s)[0]
             key = scores.astype(np.float64)
             return self._page(
                 docs, key, scores, total, facets, True, start, count, depth, collapse, pairs
@@ -590,25 +613,16 @@ class Ranker:
         # Too few pages have every word to fill a page: those with some of the words follow
         # (after them, for short queries). Decided on the unfiltered matches and the page
         # size only, so paging stays consistent and a subject's facet count is its total.
-        parts, part_ub, part_clause = [], [], []
-        for i, plan in enumerate(plans):
-            if plan.docs is not None:  # a phrase: only where its words stand together
-                parts.append(plan.docs)
-                part_ub.append(plan.ub)
-                part_clause.append(i)
-                continue
-            for weight, lists in plan.variants:
-                for lst in lists:
-                    parts.append(lst.ids)
-                    part_ub.append(weight * lst.ub * plan.clause.weight)
-                    part_clause.append(i)
-        sizes = np.array([len(ids) for ids in parts], dtype=np.int64)
-        joined = np.concatenate(parts) if parts else _EMPTY_IDS
+        parts = self._parts(plans)
+        sizes = np.array([len(p[0]) for p in parts], dtype=np.int64)
+        joined = np.concatenate([p[0] for p in parts]) if parts else _EMPTY_IDS
         # Per page, the best scores of the lists that hold it, summed: a bound of its score
         # (a page with a word only in its answer is bounded by the answer's best alone). One
         # pass of bincount over all the lists; a tiny floor marks every listed page.
         bound_map = np.bincount(
-            joined, weights=np.repeat(np.asarray(part_ub) + 1e-9, sizes), minlength=self.size
+            joined,
+            weights=np.repeat(np.array([p[1] for p in parts]) + 1e-9, sizes),
+            minlength=self.size,
         )
         matched = bound_map > 0
         matched &= self._live
@@ -635,13 +649,7 @@ class Ranker:
 
         def keyed(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """Sort keys and scores of ``docs`` (ascending)."""
-            scores = np.zeros(len(docs), dtype=np.float32)
-            matched = np.zeros(len(docs), dtype=np.float64)
-            for plan, weight in zip(plans, weights if scale else np.ones(n), strict=True):
-                clause_scores, present = self._clause_scores(plan, docs)
-                scores += clause_scores
-                matched += present * weight
-            scores += self._bonus(plans, docs, s)
+            scores, matched = self._score(plans, docs, s, weights if scale else None)
             key = scores.astype(np.float64)
             if scale:
                 key *= (matched / share_total) ** s.coordination
@@ -657,19 +665,15 @@ class Ranker:
                 # the whole query, still a bound.
                 share = np.bincount(
                     joined,
-                    weights=np.repeat(weights[part_clause] / share_total, sizes),
+                    weights=np.repeat(weights[[p[2] for p in parts]] / share_total, sizes),
                     minlength=self.size,
                 )[candidates]
                 bound *= np.minimum(share, 1.0) ** s.coordination
             elif partial and not long_query:
-                coverage = np.zeros(self.size, dtype=np.int16)
-                for i in range(n):
-                    mask = np.zeros(self.size, dtype=bool)
-                    for ids, clause in zip(parts, part_clause, strict=True):
-                        if clause == i:
-                            mask[ids] = True
-                    coverage += mask
-                bound += coverage[candidates] * 1e6
+                masks = np.zeros((n, self.size), dtype=bool)
+                for ids, _, clause, _, _ in parts:
+                    masks[clause, ids] = True
+                bound += masks[:, candidates].sum(axis=0) * 1e6
             docs = self._prune(candidates, bound, keyed, depth, collapse)
         key, scores = keyed(docs)
         return self._page(
@@ -693,18 +697,10 @@ class Ranker:
         they are only probed for the pages that are scored. Only lists that surely hold more
         than TOTAL_EXACT_UP_TO questions are skipped, so a skipped list makes the total a lower
         bound above that. None when no list can be skipped."""
-        # (pages, best score, questions it surely counts, clause)
-        entries: list[tuple[np.ndarray, float, int, int]] = []
-        scale_of: dict[int, tuple[_List, float]] = {}  # entry -> its list and weight
-        for i, plan in enumerate(plans):
-            if plan.docs is not None:
-                entries.append((plan.docs, plan.ub, 0, i))
-                continue
-            for weight, lists in plan.variants:
-                for lst in lists:
-                    scale_of[len(entries)] = (lst, weight * plan.clause.weight)
-                    entries.append((lst.ids, weight * lst.ub * plan.clause.weight, lst.distinct, i))
-        if not any(e[2] >= TOTAL_EXACT_UP_TO for e in entries):
+        # The lists, and the questions each surely counts.
+        entries = self._parts(plans)
+        counted = [lst.distinct if lst is not None else 0 for _, _, _, lst, _ in entries]
+        if max(counted, default=0) < TOTAL_EXACT_UP_TO:
             return None
         weights = np.array([self._idf(self._clause_count(p)) for p in plans])
         share_total = float(weights.sum())
@@ -729,13 +725,7 @@ class Ranker:
             return key, scores
 
         def score(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            scores = np.zeros(len(docs), dtype=np.float32)
-            share = np.zeros(len(docs), dtype=np.float64)
-            for plan, weight in zip(plans, weights, strict=True):
-                clause_scores, present = self._clause_scores(plan, docs)
-                scores += clause_scores
-                share += present * weight
-            scores += self._bonus(plans, docs, s)
+            scores, share = self._score(plans, docs, s, weights)
             key = scores.astype(np.float64)
             if share_total:  # a list this long means pages lacking some word are ranked too
                 key *= (share / share_total) ** s.coordination
@@ -763,7 +753,7 @@ class Ranker:
         skipped: set[int] = set()
         floor = 0
         for j in sorted(range(len(entries)), key=lambda j: entries[j][1]):
-            bound_j, distinct = entries[j][1], entries[j][2]
+            bound_j, distinct = entries[j][1], counted[j]
             if running + bound_j >= bar:
                 break
             if distinct >= TOTAL_EXACT_UP_TO:
@@ -772,19 +762,17 @@ class Ranker:
                 floor = max(floor, distinct)
         if not skipped:
             return None
-        kept_at = [j for j in range(len(entries)) if j not in skipped]
-        kept = [entries[j] for j in kept_at]
+        kept = [entry for j, entry in enumerate(entries) if j not in skipped]
         sizes = np.array([len(e[0]) for e in kept], dtype=np.int64)
         joined = np.concatenate([e[0] for e in kept]) if kept else _EMPTY_IDS
         # The lists read contribute each page's own score there (a variant's fields summed,
         # where the clause takes the best variant: still a bound), the skipped ones their best.
-        values = []
-        for j, entry in zip(kept_at, kept, strict=True):
-            if j in scale_of:
-                lst, factor = scale_of[j]
-                values.append(lst.values(np.arange(len(lst.ids))) * factor + 1e-9)
-            else:
-                values.append(np.full(len(entry[0]), entry[1] + 1e-9))
+        values = [
+            lst.values(np.arange(len(ids))) * factor + 1e-9
+            if lst is not None
+            else np.full(len(ids), ub + 1e-9)
+            for ids, ub, _, lst, factor in kept
+        ]
         bound_map = np.bincount(
             joined,
             weights=np.concatenate(values) if values else None,
@@ -806,11 +794,11 @@ class Ranker:
         # counts twice here, and every skipped word counts as found: capped at the whole).
         bound = bound_map[candidates] + running
         if share_total:
-            skipped_clauses = {entries[j][3] for j in skipped}
+            skipped_clauses = {entries[j][2] for j in skipped}
             skipped_share = float(sum(weights[c] for c in skipped_clauses)) / share_total
             share = np.bincount(
                 joined,
-                weights=np.repeat(np.array([weights[e[3]] for e in kept]) / share_total, sizes),
+                weights=np.repeat(np.array([weights[e[2]] for e in kept]) / share_total, sizes),
                 minlength=self.size,
             )[candidates]
             bound *= np.minimum(share + skipped_share, 1.0) ** s.coordination
