@@ -68,3 +68,17 @@ class NoPreviousGenerationError(QuickSearchError):
 
     exit_code = 9
     default_hint = "only the live index exists; rebuild instead"
+
+
+class ClusterUnavailableError(QuickSearchError):
+    """The Typesense cluster did not answer (nodes down, wrong address, no leader)."""
+
+    exit_code = 11
+    default_hint = "check that the nodes run and that --index names their API host:port"
+
+
+class ClusterAuthError(QuickSearchError):
+    """The Typesense cluster refused the API key, or none was given."""
+
+    exit_code = 12
+    default_hint = "set QUICKSEARCH_TYPESENSE_API_KEY to the key the nodes were started with"

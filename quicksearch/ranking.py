@@ -199,23 +199,31 @@ class Ranker:
                     self._lengths[field][offset : offset + count] = _LENGTH_OF_BYTE[raw]
             self._segments.append((offset, leaf, _side_file(directory, leaf)))
         self._offsets = [offset for offset, _, _ in self._segments]
+        subjects = list(reader.column_reader("subject")) if reader.has_column("subject") else []
+        keys = (
+            list(reader.column_reader("question_key")) if reader.has_column("question_key") else []
+        )
+        dead = ~self._live
         live_count = max(1, int(self._live.sum()))
+        totals = {f: reader.field_length(f) - float(self._lengths[f][dead].sum()) for f in fields}
+        self._setup(subjects, keys, {f: max(1.0, t / live_count) for f, t in totals.items()})
+
+    def _setup(
+        self, subjects: Sequence[Any], keys: Sequence[Any], averages: dict[str, float]
+    ) -> None:
+        """What every ranker derives from its pages' subjects and question keys (``size``,
+        ``_live`` and ``_lengths`` set): counts, codes and groups, and the empty caches."""
         self.documents = int(self._live.sum())
         self._deletions = self.documents < self.size
-        dead = ~self._live
-        self._avg = {
-            f: max(1.0, (reader.field_length(f) - float(self._lengths[f][dead].sum())) / live_count)
-            for f in fields
-        }
-        subjects = list(reader.column_reader("subject")) if reader.has_column("subject") else []
+        self._avg = averages
         names, codes = np.unique(
             np.array(subjects or [""] * self.size, dtype=object), return_inverse=True
         )
         self._subject_names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
         self._subject_codes = codes.astype(np.int32)
-        if reader.has_column("question_key"):
-            keys = np.array(list(reader.column_reader("question_key")), dtype=object)
-            self._question_codes = np.unique(keys, return_inverse=True)[1].astype(np.int32)
+        if keys:
+            keys_array = np.array(keys, dtype=object)
+            self._question_codes = np.unique(keys_array, return_inverse=True)[1].astype(np.int32)
         else:
             self._question_codes = np.arange(self.size, dtype=np.int32)
         # Pages whose question another page repeats: the only ones collapsing can drop.
@@ -523,10 +531,14 @@ class Ranker:
         for a, b in itertools.pairwise(words):
             if a == b:
                 continue
-            rarest = min(len(self.postings("question", a)[0]), len(self.postings("question", b)[0]))
+            rarest = min(self._question_df(a), self._question_df(b))
             if rarest:
                 pairs[(a, b)] = pairs[(b, a)] = weight * self._idf(rarest)
         return pairs
+
+    def _question_df(self, term: str) -> int:
+        """Pages (deleted ones too) whose question holds ``term``."""
+        return len(self._postings("question", term).ids)
 
     def _question_stems(self, docnum: int) -> tuple[str, ...]:
         with self._lock:

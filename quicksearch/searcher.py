@@ -13,22 +13,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import numpy as np
-from whoosh import index as whoosh_index
-from whoosh import query as wq
-from whoosh.searching import Searcher as WhooshSearcher
-
 from .analysis import fold_word, load_stemmer
 from .cleaning import canonical_subject
-from .config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
+from .config import DEFAULT_SETTINGS, Settings
+from .engine import Engine, Location, Rows, open_location
 from .errors import IndexVersionError, InvalidArgumentError, QuickSearchError
-from .expansion import Expansion, Vocabulary, expand_word
+from .expansion import Expansion, expand_word
+from .location import parse_location
 from .models import Completions, Hit, IndexStats, SearchResults
 from .query import ParsedQuery, parse_query, searchable_text
-from .ranking import Clause, Ranker, load_vocabulary
-from .schema import TEXT_FIELDS, subject_key
+from .ranking import Clause
+from .schema import subject_key
 from .snippets import highlight, make_snippet
-from .storage import Generation, current_generation, directory_size, pointer_signature
 from .synonyms import SYNONYM_WEIGHT, synonym_map
 
 __all__ = ["Searcher", "open_index"]
@@ -39,49 +35,12 @@ _log = logging.getLogger("quicksearch")
 _LAST_WORD = re.compile(r"\w+(?:['’]\w+)*$")
 
 
-class _Engine:
-    """One open generation: the Whoosh index and searcher, used under the Searcher's lock."""
-
-    def __init__(self, generation: Generation, settings: Settings) -> None:
-        version = generation.manifest.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise IndexVersionError(
-                f"the index in {generation.path.parent} has schema version {version}, "
-                f"this quicksearch reads version {SCHEMA_VERSION}"
-            )
-        self.generation = generation
-        try:
-            self.index = whoosh_index.open_dir(str(generation.path))
-        except Exception as exc:  # any engine failure here means a damaged generation
-            raise IndexVersionError(
-                f"cannot open index generation {generation.name}: {exc}"
-            ) from None
-        self.searcher: WhooshSearcher = self.index.searcher()
-        self.ranker = Ranker(self.searcher.reader(), settings, generation.path)
-        self._vocabulary: Vocabulary | None = None
-
-    @property
-    def vocabulary(self) -> Vocabulary:
-        if self._vocabulary is None:
-            self._vocabulary = Vocabulary(
-                *load_vocabulary(self.searcher.reader(), self.generation.path)
-            )
-        return self._vocabulary
-
-    def warm(self) -> None:
-        """Load what the first search would otherwise load."""
-        self.vocabulary.prepare()
-
-    def close(self) -> None:
-        self.searcher.close()
-        self.index.close()
-
-
 class Searcher:
     """A handle on an index for searching; keep one per app and share it between threads.
 
-    It follows the index folder's live generation: after a rebuild, the next search (or
-    :meth:`refresh`) switches to the new index. Use as a context manager, or call :meth:`close`.
+    ``index_dir`` is a folder or a cluster location (``typesense://HOST:PORT,.../NAME``). It
+    follows the live generation: after a rebuild, the next search (or :meth:`refresh`)
+    switches to the new index. Use as a context manager, or call :meth:`close`.
     """
 
     def __init__(
@@ -90,12 +49,15 @@ class Searcher:
         *,
         settings: Settings = DEFAULT_SETTINGS,
     ) -> None:
-        self.index_dir = Path(index_dir)
+        parsed = parse_location(index_dir)
+        #: The folder, or the cluster location as text.
+        self.index_dir: Path | str = parsed if isinstance(parsed, Path) else str(parsed)
+        self._location: Location = open_location(parsed)
         self.settings = settings
         self._lock = threading.RLock()
         self._refresh_lock = threading.Lock()
-        self._signature = pointer_signature(self.index_dir)
-        self._engine: _Engine | None = self._open_live()
+        self._signature = self._location.signature()
+        self._engine: Engine | None = self._open_live()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -127,7 +89,7 @@ class Searcher:
         The new generation is opened and warmed while searches go on against the old one, so
         a swap costs no request more than a lock hand-over.
         """
-        signature = pointer_signature(self.index_dir)
+        signature = self._location.signature()
         with self._lock:
             engine = self._require_engine()
             if signature == self._signature:
@@ -135,7 +97,7 @@ class Searcher:
         if not self._refresh_lock.acquire(blocking=False):
             return False  # another thread is opening it; keep serving the old one meanwhile
         try:
-            if current_generation(self.index_dir).name == engine.generation.name:
+            if self._location.live_name() == engine.name:
                 with self._lock:
                     self._signature = signature
                 return False
@@ -163,19 +125,19 @@ class Searcher:
         # A long query too: it scores with other field weights (their length norms).
         self.search("warm up the search index with a long question", limit=1)
 
-    def _open_live(self, attempts: int = 3) -> _Engine:
-        # A writer may switch and prune generations between our reading CURRENT and opening
-        # the folder it names; if CURRENT moved meanwhile, read it again.
+    def _open_live(self, attempts: int = 3) -> Engine:
+        # A writer may switch and prune generations between our reading which one is live and
+        # opening it; if the live one moved meanwhile, read it again.
         for attempt in range(attempts):
-            before = pointer_signature(self.index_dir)
+            before = self._location.signature()
             try:
-                return _Engine(current_generation(self.index_dir), self.settings)
+                return self._location.open(self.settings)
             except IndexVersionError:
-                if attempt == attempts - 1 or pointer_signature(self.index_dir) == before:
+                if attempt == attempts - 1 or self._location.signature() == before:
                     raise
         raise AssertionError("unreachable")
 
-    def _require_engine(self) -> _Engine:
+    def _require_engine(self) -> Engine:
         if self._engine is None:
             raise QuickSearchError("this Searcher is closed", hint="open the index again")
         return self._engine
@@ -255,7 +217,7 @@ class Searcher:
 
     def _run(
         self,
-        engine: _Engine,
+        engine: Engine,
         parsed: ParsedQuery,
         expansions: list[Expansion],
         subjects: list[str],
@@ -263,33 +225,18 @@ class Searcher:
         page: int,
         settings: Settings,
         collapse: bool,
-    ) -> tuple[list[tuple[dict[str, Any], float]], int, dict[str, int], bool]:
-        ranker = engine.ranker
-        clauses = _clauses(parsed, expansions)
-        clauses += [self._phrase_clause(engine, p) for p in parsed.phrases]
-        excluded = [Clause(((t, 1.0),)) for t in parsed.excluded_terms]
-        excluded += [self._phrase_clause(engine, p) for p in parsed.excluded_phrases]
-        keys = list(dict.fromkeys(subject_key(s) for s in subjects))
-        allowed = ranker.subject_mask(keys) if keys else None
-        ranked = ranker.rank(
-            clauses,
-            excluded=excluded,
-            allowed=allowed,
-            start=(page - 1) * limit,
-            count=limit,
-            collapse=collapse,
-            settings=settings,
+    ) -> Rows:
+        return engine.run(
+            _clauses(parsed, expansions),
+            [Clause(((t, 1.0),)) for t in parsed.excluded_terms],
+            parsed.phrases,
+            parsed.excluded_phrases,
+            list(dict.fromkeys(subject_key(s) for s in subjects)),
+            (page - 1) * limit,
+            limit,
+            collapse,
+            settings,
         )
-        stored = engine.searcher.stored_fields
-        rows = [(stored(n), s) for n, s in zip(ranked.docnums, ranked.scores, strict=True)]
-        return rows, ranked.total, ranked.facets, ranked.total_is_exact
-
-    @staticmethod
-    def _phrase_clause(engine: _Engine, words: tuple[str, ...]) -> Clause:
-        # Positions are checked by the engine, only for documents that have all the words.
-        query = wq.Or([wq.Phrase(f, list(words)) for f in TEXT_FIELDS])
-        docs = np.fromiter(engine.searcher.docs_for_query(query), dtype=np.int64)
-        return Clause(tuple((w, 1.0) for w in words), docs=docs, phrase=True)
 
     def _hit(self, row: dict[str, Any], score: float, terms: frozenset[str]) -> Hit:
         question = row.get("question", "")
@@ -342,22 +289,10 @@ class Searcher:
     # -- facts -------------------------------------------------------------------------------
 
     def stats(self) -> IndexStats:
-        """Document count, size on disk, build time, schema version and per-subject counts."""
+        """Document count, size, build time, schema version and per-subject counts."""
         self.refresh()
         with self._lock:
-            engine = self._require_engine()
-            subjects = engine.ranker.rank([], collapse=False).facets
-            documents = engine.searcher.doc_count()
-            generation = engine.generation
-        return IndexStats(
-            documents=documents,
-            size_bytes=directory_size(generation.path),
-            built_at=str(generation.manifest.get("built_at", "")),
-            schema_version=int(generation.manifest.get("schema_version", 0)),
-            generation=generation.name,
-            index_dir=str(self.index_dir),
-            subjects=subjects,
-        )
+            return self._require_engine().stats()
 
 
 def _with_synonyms(expansion: Expansion, synonyms: Iterable[str]) -> Expansion:

@@ -1,0 +1,230 @@
+"""A small HTTP client for a Typesense cluster: every node tried in turn, bounded retries
+through leader elections, and errors that say what to do (never a traceback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import requests
+
+from ..errors import ClusterAuthError, ClusterUnavailableError, QuickSearchError
+from ..location import ClusterLocation
+
+__all__ = ["API_KEY_ENV", "Cluster"]
+
+API_KEY_ENV = "QUICKSEARCH_TYPESENSE_API_KEY"
+
+#: How long a write keeps trying while the cluster elects a leader (7-8 s measured).
+WRITE_WAIT = 30.0
+#: How long a read keeps trying other nodes.
+READ_WAIT = 5.0
+#: A node that failed is tried last for this long.
+_COOLDOWN = 2.0
+#: Answers meaning "try again, maybe on another node": no leader yet, lagging follower.
+_RETRY_STATUS = frozenset({500, 502, 503, 504})
+
+
+class Cluster:
+    """Requests to the nodes of one cluster location; thread-safe (one session per thread)."""
+
+    def __init__(
+        self, location: ClusterLocation, *, api_key: str | None = None, timeout: float = 5.0
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
+        if not key:
+            raise ClusterAuthError(f"no API key for the cluster at {location}")
+        self.location = location
+        self._urls = [f"http://{_host(h)}:{p}" for h, p in location.nodes]
+        self._headers = {"X-TYPESENSE-API-KEY": key}
+        self._timeout = timeout
+        self._local = threading.local()
+        self._failed: dict[int, float] = {}
+        self._start = random.randrange(len(self._urls))
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers.update(self._headers)
+        return session
+
+    def _order(self) -> list[int]:
+        now = time.monotonic()
+        first = self._start
+        self._start = (self._start + 1) % len(self._urls)  # spread reads over the nodes
+        order = [(first + i) % len(self._urls) for i in range(len(self._urls))]
+        return sorted(order, key=lambda i: self._failed.get(i, 0.0) > now)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        data: bytes | None = None,
+        write: bool = False,
+        wait: float | None = None,
+    ) -> requests.Response:
+        """One request, to the first node that answers it; 4xx answers are returned as they
+        are (the caller knows what a 404 means), 401/403 raise ClusterAuthError."""
+        deadline = time.monotonic() + (
+            wait if wait is not None else (WRITE_WAIT if write else READ_WAIT)
+        )
+        pause = 0.05
+        last = "no answer"
+        while True:
+            for i in self._order():
+                try:
+                    response = self._session().request(
+                        method,
+                        self._urls[i] + path,
+                        params=params,
+                        json=body if data is None else None,
+                        data=data,
+                        timeout=(1.0, self._timeout),
+                    )
+                except requests.RequestException as exc:
+                    self._failed[i] = time.monotonic() + _COOLDOWN
+                    last = f"{self._urls[i]}: {type(exc).__name__}"
+                    continue
+                if response.status_code in (401, 403):
+                    raise ClusterAuthError(f"the cluster at {self.location} refused the API key")
+                if response.status_code in _RETRY_STATUS:
+                    self._failed[i] = time.monotonic() + _COOLDOWN
+                    last = f"{self._urls[i]}: {response.status_code} {response.text[:80].strip()}"
+                    continue
+                self._failed.pop(i, None)
+                return response
+            if time.monotonic() + pause > deadline:
+                raise ClusterUnavailableError(
+                    f"the cluster at {self.location} did not answer ({last})"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A request whose answer must be a success; its JSON body."""
+        response = self.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise QuickSearchError(
+                f"the cluster refused {method} {path}: {response.status_code} "
+                f"{response.text[:200].strip()}"
+            )
+        return response.json()
+
+    # -- what the engine uses -----------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        """Whether some node says it is healthy (no retries)."""
+        try:
+            return self.request("GET", "/health", wait=0).status_code == 200
+        except QuickSearchError:
+            return False
+
+    def alias(self, name: str) -> str | None:
+        """The collection an alias points to, or None."""
+        response = self.request("GET", f"/aliases/{name}")
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise QuickSearchError(f"cannot read alias {name}: {response.text[:200]}")
+        return str(response.json()["collection_name"])
+
+    def set_alias(self, name: str, collection: str) -> None:
+        self.json("PUT", f"/aliases/{name}", body={"collection_name": collection}, write=True)
+
+    def collections(self) -> list[dict[str, Any]]:
+        return list(self.json("GET", "/collections"))
+
+    def collection(self, name: str) -> dict[str, Any] | None:
+        response = self.request("GET", f"/collections/{name}")
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise QuickSearchError(f"cannot read collection {name}: {response.text[:200]}")
+        return dict(response.json())
+
+    def create_collection(self, schema: dict[str, Any]) -> None:
+        response = self.request("POST", "/collections", body=schema, write=True)
+        if response.status_code == 409:
+            return  # created by a retried request whose first answer was lost
+        if response.status_code >= 400:
+            raise QuickSearchError(
+                f"cannot create collection {schema['name']}: {response.text[:200]}"
+            )
+
+    def drop_collection(self, name: str) -> None:
+        response = self.request("DELETE", f"/collections/{name}", write=True)
+        if response.status_code not in (200, 404):
+            raise QuickSearchError(f"cannot drop collection {name}: {response.text[:200]}")
+
+    def import_documents(
+        self, collection: str, documents: Iterable[dict[str, Any]], action: str = "upsert"
+    ) -> None:
+        """Write documents (one batch, retried whole: upserts are idempotent)."""
+        data = "\n".join(json.dumps(d, ensure_ascii=False) for d in documents).encode("utf-8")
+        if not data:
+            return
+        response = self.request(
+            "POST",
+            f"/collections/{collection}/documents/import",
+            params={"action": action},
+            data=data,
+            write=True,
+        )
+        if response.status_code >= 400:
+            raise QuickSearchError(f"cannot write to {collection}: {response.text[:200]}")
+        for line in response.text.splitlines():
+            result = json.loads(line)
+            if not result.get("success"):
+                raise QuickSearchError(
+                    f"the cluster refused a document of {collection}: {result.get('error')}"
+                )
+
+    def delete_documents(self, collection: str, filter_by: str) -> None:
+        response = self.request(
+            "DELETE",
+            f"/collections/{collection}/documents",
+            params={"filter_by": filter_by, "batch_size": 500},
+            write=True,
+        )
+        if response.status_code not in (200, 404):
+            raise QuickSearchError(f"cannot delete from {collection}: {response.text[:200]}")
+
+    def export(self, collection: str, **params: Any) -> Iterator[dict[str, Any]]:
+        response = self.request(
+            "GET", f"/collections/{collection}/documents/export", params=params or None
+        )
+        if response.status_code >= 400:
+            raise QuickSearchError(f"cannot read {collection}: {response.text[:200]}")
+        for line in response.text.splitlines():
+            if line:
+                yield json.loads(line)
+
+    def multi_search(
+        self, collection: str, searches: list[dict[str, Any]], common: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        answer = self.json(
+            "POST",
+            "/multi_search",
+            params={"collection": collection, **common},
+            body={"searches": searches},
+        )
+        results = list(answer["results"])
+        for result in results:
+            if "error" in result:
+                raise QuickSearchError(f"the cluster refused a search: {result['error']}")
+        return results
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,132 @@
+"""The embedded engine: one generation of a Whoosh index in a folder, ranked by
+:class:`quicksearch.ranking.Ranker`. The Searcher reaches it only through :class:`Engine`'s
+methods (see ``quicksearch.engine``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh.searching import Searcher as WhooshSearcher
+
+from .config import SCHEMA_VERSION, Settings
+from .engine import Rows
+from .errors import IndexVersionError
+from .expansion import Vocabulary
+from .models import IndexStats
+from .ranking import Clause, Ranker, load_vocabulary
+from .schema import TEXT_FIELDS
+from .storage import Generation, current_generation, directory_size, pointer_signature
+
+__all__ = ["EmbeddedEngine", "FolderLocation"]
+
+
+class FolderLocation:
+    """An index folder: which generation is live, and opening it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def signature(self) -> object:
+        return pointer_signature(self.path)
+
+    def live_name(self) -> str:
+        return current_generation(self.path).name
+
+    def open(self, settings: Settings) -> EmbeddedEngine:
+        return EmbeddedEngine(current_generation(self.path), settings, self.path)
+
+
+class EmbeddedEngine:
+    """One open generation: the Whoosh index and searcher, used under the Searcher's lock."""
+
+    def __init__(self, generation: Generation, settings: Settings, root: Path) -> None:
+        version = generation.manifest.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise IndexVersionError(
+                f"the index in {generation.path.parent} has schema version {version}, "
+                f"this quicksearch reads version {SCHEMA_VERSION}"
+            )
+        self.generation = generation
+        self.name = generation.name
+        self._root = root
+        try:
+            self.index = whoosh_index.open_dir(str(generation.path))
+        except Exception as exc:  # any engine failure here means a damaged generation
+            raise IndexVersionError(
+                f"cannot open index generation {generation.name}: {exc}"
+            ) from None
+        self.searcher: WhooshSearcher = self.index.searcher()
+        self.ranker = Ranker(self.searcher.reader(), settings, generation.path)
+        self._vocabulary: Vocabulary | None = None
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        if self._vocabulary is None:
+            self._vocabulary = Vocabulary(
+                *load_vocabulary(self.searcher.reader(), self.generation.path)
+            )
+        return self._vocabulary
+
+    def warm(self) -> None:
+        """Load what the first search would otherwise load."""
+        self.vocabulary.prepare()
+
+    def close(self) -> None:
+        self.searcher.close()
+        self.index.close()
+
+    def run(
+        self,
+        clauses: list[Clause],
+        excluded: list[Clause],
+        phrases: Sequence[tuple[str, ...]],
+        excluded_phrases: Sequence[tuple[str, ...]],
+        subject_keys: list[str],
+        start: int,
+        count: int,
+        collapse: bool,
+        settings: Settings,
+    ) -> Rows:
+        ranker = self.ranker
+        clauses = clauses + [self._phrase_clause(p) for p in phrases]
+        excluded = excluded + [self._phrase_clause(p) for p in excluded_phrases]
+        allowed = ranker.subject_mask(subject_keys) if subject_keys else None
+        ranked = ranker.rank(
+            clauses,
+            excluded=excluded,
+            allowed=allowed,
+            start=start,
+            count=count,
+            collapse=collapse,
+            settings=settings,
+        )
+        stored = self.searcher.stored_fields
+        rows = [(stored(n), s) for n, s in zip(ranked.docnums, ranked.scores, strict=True)]
+        return Rows(rows, ranked.total, ranked.facets, ranked.total_is_exact)
+
+    def _phrase_clause(self, words: tuple[str, ...]) -> Clause:
+        # Positions are checked by the engine, only for documents that have all the words.
+        query = wq.Or([wq.Phrase(f, list(words)) for f in TEXT_FIELDS])
+        docs = np.fromiter(self.searcher.docs_for_query(query), dtype=np.int64)
+        return Clause(tuple((w, 1.0) for w in words), docs=docs, phrase=True)
+
+    def stats(self) -> IndexStats:
+        subjects = self.ranker.rank([], collapse=False).facets
+        manifest: dict[str, Any] = self.generation.manifest
+        return IndexStats(
+            documents=self.searcher.doc_count(),
+            size_bytes=directory_size(self.generation.path),
+            built_at=str(manifest.get("built_at", "")),
+            schema_version=int(manifest.get("schema_version", 0)),
+            generation=self.generation.name,
+            index_dir=str(self._root),
+            subjects=subjects,
+        )

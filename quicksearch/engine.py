@@ -1,0 +1,76 @@
+"""The one small interface between the Searcher and an engine (embedded or cluster).
+
+A *location* says which generation is live and opens it; an *engine* is one open generation
+that ranks clauses and returns stored rows. Query parsing, expansion, snippets and the public
+types stay in the Searcher, so both engines answer the same query the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol
+
+from .config import Settings
+from .expansion import Vocabulary
+from .models import IndexStats
+from .ranking import Clause
+
+__all__ = ["Engine", "Location", "Rows"]
+
+
+class Rows(NamedTuple):
+    """One page of results: (stored fields, score) per hit, the total, facets, exactness."""
+
+    rows: list[tuple[dict[str, Any], float]]
+    total: int
+    facets: dict[str, int]
+    exact: bool
+
+
+class Engine(Protocol):
+    name: str  # the open generation
+
+    @property
+    def vocabulary(self) -> Vocabulary: ...
+
+    def warm(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def run(
+        self,
+        clauses: list[Clause],
+        excluded: list[Clause],
+        phrases: Sequence[tuple[str, ...]],
+        excluded_phrases: Sequence[tuple[str, ...]],
+        subject_keys: list[str],
+        start: int,
+        count: int,
+        collapse: bool,
+        settings: Settings,
+    ) -> Rows: ...
+
+    def stats(self) -> IndexStats: ...
+
+
+class Location(Protocol):
+    def signature(self) -> object:
+        """Changes when another generation goes live (cheap; called before each search)."""
+
+    def live_name(self) -> str: ...
+
+    def open(self, settings: Settings) -> Engine: ...
+
+
+def open_location(location: Any) -> Location:
+    """The location object for a folder path or a ``typesense://`` location."""
+    from .location import ClusterLocation, parse_location
+
+    parsed = parse_location(location)
+    if isinstance(parsed, ClusterLocation):
+        from .cluster.engine import ClusterIndex
+
+        return ClusterIndex(parsed)
+    from .embedded import FolderLocation
+
+    return FolderLocation(parsed)
