@@ -30,6 +30,7 @@ from .errors import (
     QuickSearchError,
     RebuildRefusedError,
 )
+from .location import is_cluster, parse_location
 from .models import BuildReport, Document, SkippedFile
 from .parallel import QuickWriter, build_segments, paused_gc, worker_setup
 from .ranking import VOCABULARY_FILE, load_vocabulary, save_vocabulary
@@ -211,6 +212,19 @@ def build_index(
     more than ``max_drop`` (a share) of the live documents raises :class:`RebuildRefusedError`
     and leaves the index as it was, unless ``force``.
     """
+    if is_cluster(index_dir):
+        from .cluster.writer import build_cluster
+
+        return build_cluster(
+            source,
+            parse_location(index_dir),  # type: ignore[arg-type]
+            jobs=jobs,
+            progress=progress,
+            settings=settings,
+            lock_timeout=lock_timeout,
+            max_drop=max_drop,
+            force=force,
+        )
     started = time.perf_counter()
     root = Path(index_dir)
     jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
@@ -331,6 +345,19 @@ def update_index(
     An update that would delete more than ``max_drop`` of the live documents (an empty or
     unmounted folder?) raises :class:`RebuildRefusedError` unless ``force``.
     """
+    if is_cluster(index_dir):
+        from .cluster.writer import update_cluster
+
+        return update_cluster(
+            source,
+            parse_location(index_dir),  # type: ignore[arg-type]
+            jobs=jobs,
+            progress=progress,
+            settings=settings,
+            lock_timeout=lock_timeout,
+            max_drop=max_drop,
+            force=force,
+        )
     started = time.perf_counter()
     root = Path(index_dir)
     jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
@@ -560,6 +587,10 @@ def rollback(index_dir: str | os.PathLike[str] = "index_data", *, lock_timeout: 
     Searchers switch on their next search. The generation rolled back from is removed by the
     next build or update.
     """
+    if is_cluster(index_dir):
+        from .cluster.writer import rollback_cluster
+
+        return rollback_cluster(parse_location(index_dir), lock_timeout=lock_timeout)  # type: ignore[arg-type]
     root = Path(index_dir)
     with writer_lock(root, timeout=lock_timeout):
         live = current_generation(root)

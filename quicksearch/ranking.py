@@ -1147,3 +1147,11 @@ def load_vocabulary(
         return dict(data["terms"]), dict(data["words"])
     except (OSError, ValueError, KeyError, TypeError):
         return read_vocabulary(reader), {}
+
+
+def quantized_lengths(lengths: np.ndarray) -> np.ndarray:
+    """Field lengths as the embedded index keeps them (one byte each), as float32."""
+    from whoosh.util.numeric import length_to_byte
+
+    codes = np.array([length_to_byte(int(n)) for n in lengths], dtype=np.uint8)
+    return _LENGTH_OF_BYTE[codes].astype(np.float32)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import requests
+import httpx
 
 from ..errors import ClusterAuthError, ClusterUnavailableError, QuickSearchError
 from ..location import ClusterLocation
@@ -49,11 +49,11 @@ class Cluster:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _session(self) -> requests.Session:
+    def _session(self) -> httpx.Client:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = requests.Session()
-            session.headers.update(self._headers)
+            timeout = httpx.Timeout(self._timeout, connect=1.0)
+            session = self._local.session = httpx.Client(headers=self._headers, timeout=timeout)
         return session
 
     def _order(self) -> list[int]:
@@ -73,7 +73,7 @@ class Cluster:
         data: bytes | None = None,
         write: bool = False,
         wait: float | None = None,
-    ) -> requests.Response:
+    ) -> httpx.Response:
         """One request, to the first node that answers it; 4xx answers are returned as they
         are (the caller knows what a 404 means), 401/403 raise ClusterAuthError."""
         deadline = time.monotonic() + (
@@ -89,10 +89,9 @@ class Cluster:
                         self._urls[i] + path,
                         params=params,
                         json=body if data is None else None,
-                        data=data,
-                        timeout=(1.0, self._timeout),
+                        content=data,
                     )
-                except requests.RequestException as exc:
+                except httpx.HTTPError as exc:
                     self._failed[i] = time.monotonic() + _COOLDOWN
                     last = f"{self._urls[i]}: {type(exc).__name__}"
                     continue

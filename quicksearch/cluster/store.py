@@ -1,0 +1,288 @@
+"""How an index is laid out on a cluster: one collection per generation behind an alias,
+pages in their display and analysed forms, and a meta collection with what the searchers
+load (statistics, vocabulary), the record of sources, the history of generations and the
+writer's lease."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from ..analysis import stem
+from ..config import SCHEMA_VERSION
+from ..errors import IndexLockedError, QuickSearchError
+from ..models import Document
+from ..schema import KEYWORD_SEPARATOR, kept_words, question_key, subject_key
+from .client import Cluster
+
+#: Typesense fields: what is searched (analysed text, every term) and what filters/facets.
+PAGE_FIELDS: list[dict[str, Any]] = [
+    {"name": "qt", "type": "string"},  # question terms (stems), in order
+    {"name": "kt", "type": "string"},  # keyword terms
+    {"name": "at", "type": "string"},  # answer terms
+    {"name": "terms", "type": "string[]"},  # every term of the page once, for filters
+    {"name": "subject", "type": "string", "facet": True},
+    {"name": "subject_key", "type": "string"},
+    {"name": "question_key", "type": "string", "facet": True},
+]
+META_FIELDS: list[dict[str, Any]] = [
+    {"name": "generation", "type": "string"},
+    {"name": "kind", "type": "string"},
+    {"name": "part", "type": "int32"},
+]
+#: Meta blobs are cut into parts of this many characters.
+_PART_CHARS = 2_000_000
+#: A writer's lease lasts this long unless renewed (a killed writer frees the index after it).
+LEASE_SECONDS = 120.0
+_GENERATION = re.compile(r"^(?P<alias>.+)__g(?P<seq>\d{6})$")
+
+
+def page_id(url: str) -> str:
+    return hashlib.sha1(url.encode("utf-8")).hexdigest()[:24]
+
+
+def meta_collection(alias: str) -> str:
+    return f"{alias}__meta"
+
+
+def generation_name(alias: str, seq: int) -> str:
+    return f"{alias}__g{seq:06d}"
+
+
+def generations(cluster: Cluster, alias: str) -> list[str]:
+    """This alias's generation collections, oldest first."""
+    names = []
+    for info in cluster.collections():
+        match = _GENERATION.match(str(info.get("name", "")))
+        if match and match["alias"] == alias:
+            names.append(match.group(0))
+    return sorted(names)
+
+
+def next_generation(cluster: Cluster, alias: str) -> str:
+    existing = generations(cluster, alias)
+    seq = int(_GENERATION.match(existing[-1])["seq"]) + 1 if existing else 1  # type: ignore[index]
+    return generation_name(alias, seq)
+
+
+class Statistics:
+    """What ranking needs beyond the pages: per-field document frequencies and lengths, and
+    the words as written (spelling and completion), gathered while pages are written."""
+
+    FIELDS = ("question", "keywords", "answer", "question_exact")
+
+    def __init__(self) -> None:
+        self.documents = 0
+        self.df: dict[str, Counter[str]] = {f: Counter() for f in self.FIELDS}
+        self.lengths: dict[str, int] = dict.fromkeys(self.FIELDS, 0)
+        self.words: Counter[str] = Counter()
+
+    def page(self, doc: Document) -> dict[str, Any]:
+        """The cluster document of a page, counting its statistics."""
+        question_words = kept_words(doc.question)
+        question_words = list(question_words)  # kept_words caches its last result
+        keyword_words = kept_words(KEYWORD_SEPARATOR.join(doc.keywords))
+        keyword_words = list(keyword_words)
+        answer_words = list(kept_words(doc.answer))
+        self.words.update(question_words)
+        self.words.update(keyword_words)
+        self.words.update(answer_words)
+        qt = [stem(w) for w in question_words]
+        kt = [stem(w) for w in keyword_words]
+        at = [stem(w) for w in answer_words]
+        for field, values in (
+            ("question", qt),
+            ("keywords", kt),
+            ("answer", at),
+            ("question_exact", question_words),
+        ):
+            self.df[field].update(set(values))
+            self.lengths[field] += len(values)
+        self.documents += 1
+        return {
+            "id": page_id(doc.url),
+            "url": doc.url,
+            "question": doc.question,
+            "answer": doc.answer,
+            "keywords": list(doc.keywords),
+            "subject": doc.subject,
+            "subject_key": subject_key(doc.subject),
+            "question_key": question_key(doc.question),
+            "date": doc.date.isoformat() if doc.date else "",
+            "source": doc.source or "",
+            "doc_id": doc.id,
+            "qt": " ".join(qt),
+            "kt": " ".join(kt),
+            "at": " ".join(at),
+            "qe": " ".join(question_words),
+            "terms": sorted({*qt, *kt, *at}),
+        }
+
+    def to_json(self, built_at: str, mode: str) -> dict[str, Any]:
+        terms: dict[str, int] = {}
+        for field in ("question", "keywords", "answer"):
+            for term, df in self.df[field].items():
+                if df > terms.get(term, 0):
+                    terms[term] = df
+        stems = {w: s for w in self.words if (s := stem(w)) != w}
+        return {
+            "stats": {
+                "schema_version": SCHEMA_VERSION,
+                "documents": self.documents,
+                "lengths": self.lengths,
+                "built_at": built_at,
+                "mode": mode,
+            },
+            "vocabulary": {
+                "df": {f: dict(c) for f, c in self.df.items()},
+                "terms": terms,
+                "words": dict(self.words),
+                "stems": stems,
+            },
+        }
+
+
+def write_meta(cluster: Cluster, alias: str, generation: str, kind: str, data: Any) -> None:
+    """Store a JSON blob for a generation, in parts, replacing any earlier one."""
+    meta = meta_collection(alias)
+    cluster.create_collection({"name": meta, "fields": META_FIELDS})
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    parts = [text[i : i + _PART_CHARS] for i in range(0, len(text), _PART_CHARS)] or [""]
+    cluster.delete_documents(meta, f"generation:={_quote(generation)} && kind:={kind}")
+    for i, part in enumerate(parts):
+        cluster.import_documents(
+            meta,
+            [
+                {
+                    "id": f"{generation}.{kind}.{i}",
+                    "generation": generation,
+                    "kind": kind,
+                    "part": i,
+                    "parts": len(parts),
+                    "data": part,
+                }
+            ],
+        )
+
+
+def read_meta(cluster: Cluster, alias: str, generation: str, kind: str) -> Any:
+    """A blob written by :func:`write_meta`, or None when it is missing or incomplete."""
+    rows = list(
+        cluster.export(
+            meta_collection(alias),
+            filter_by=f"generation:={_quote(generation)} && kind:={kind}",
+        )
+    )
+    if not rows or len(rows) != int(rows[0].get("parts", -1)):
+        return None
+    rows.sort(key=lambda r: int(r["part"]))
+    return json.loads("".join(str(r["data"]) for r in rows))
+
+
+def drop_meta(cluster: Cluster, alias: str, generation: str) -> None:
+    if cluster.collection(meta_collection(alias)) is not None:
+        cluster.delete_documents(meta_collection(alias), f"generation:={_quote(generation)}")
+
+
+def history(cluster: Cluster, alias: str) -> dict[str, Any]:
+    """``{"previous": name or None}``: the generation a rollback goes back to."""
+    if cluster.collection(meta_collection(alias)) is None:
+        return {"previous": None}
+    return read_meta(cluster, alias, "-", "history") or {"previous": None}
+
+
+def set_history(cluster: Cluster, alias: str, previous: str | None) -> None:
+    write_meta(cluster, alias, "-", "history", {"previous": previous})
+
+
+def _quote(value: str) -> str:
+    return "`" + value.replace("`", "") + "`"
+
+
+class Lease:
+    """The one-writer rule on a cluster: a lease document that a writer creates (creation
+    fails while another holds it), renews while it works and deletes when done. A killed
+    writer's lease runs out after LEASE_SECONDS."""
+
+    def __init__(self, cluster: Cluster, alias: str, timeout: float) -> None:
+        self.cluster = cluster
+        self.meta = meta_collection(alias)
+        self.alias = alias
+        self.timeout = timeout
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+        self._renewed = 0.0
+
+    def __enter__(self) -> Lease:
+        self.cluster.create_collection({"name": self.meta, "fields": META_FIELDS})
+        deadline = time.monotonic() + self.timeout
+        while True:
+            response = self.cluster.request(
+                "POST",
+                f"/collections/{self.meta}/documents",
+                body=self._document(),
+                write=True,
+            )
+            if response.status_code in (200, 201):
+                self._renewed = time.monotonic()
+                return self
+            if response.status_code != 409:
+                raise QuickSearchError(f"cannot take the writer's lease: {response.text[:200]}")
+            holder = self.cluster.request("GET", f"/collections/{self.meta}/documents/lease")
+            if holder.status_code == 200:
+                held = json.loads(holder.json().get("data", "{}"))
+                if held.get("owner") == self.owner:  # our own create, answered late
+                    self._renewed = time.monotonic()
+                    return self
+                if float(held.get("expires", 0)) < time.time():  # its writer died
+                    self._delete()
+                    continue
+            if time.monotonic() > deadline:
+                raise IndexLockedError(f"another process is writing to {self.alias} on the cluster")
+            time.sleep(0.2)
+
+    def renew(self) -> None:
+        if time.monotonic() - self._renewed > LEASE_SECONDS / 4:
+            self.cluster.import_documents(self.meta, [self._document()])
+            self._renewed = time.monotonic()
+
+    def __exit__(self, *exc: object) -> None:
+        self._delete()
+
+    def _document(self) -> dict[str, Any]:
+        data = {"owner": self.owner, "expires": time.time() + LEASE_SECONDS}
+        return {
+            "id": "lease",
+            "generation": "-",
+            "kind": "lease",
+            "part": 0,
+            "parts": 1,
+            "data": json.dumps(data),
+        }
+
+    def _delete(self) -> None:
+        self.cluster.request("DELETE", f"/collections/{self.meta}/documents/lease", write=True)
+
+
+def page_rows(documents: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Stored fields of cluster documents, shaped as the embedded engine stores them."""
+    import datetime as dt
+
+    for doc in documents:
+        date = doc.get("date") or ""
+        yield {
+            "url": doc.get("url", ""),
+            "question": doc.get("question", ""),
+            "answer": doc.get("answer", ""),
+            "subject": doc.get("subject", ""),
+            "keywords": KEYWORD_SEPARATOR.join(doc.get("keywords", [])),
+            "date": dt.datetime.fromisoformat(date) if date else None,
+            "id": doc.get("doc_id"),
+            "source": doc.get("source"),
+        }

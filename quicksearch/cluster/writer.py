@@ -1,0 +1,319 @@
+"""Building, updating and rolling back an index on a cluster.
+
+A full build writes a new collection, waits until every node holds all of it, then points the
+alias at it (one atomic switch for readers) and keeps the collection before for ``rollback``;
+older ones, and those of killed builds, are dropped by the next writer. An update writes only
+the pages that changed into the live collection. One writer at a time (see ``store.Lease``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..config import DEFAULT_SETTINGS, Settings
+from ..errors import IndexNotFoundError, NoPreviousGenerationError, QuickSearchError
+from ..indexer import (
+    ProgressCallback,
+    _checked_documents,
+    _folder_tasks,
+    _guard,
+    _is_folder,
+    _scan,
+    _Ticker,
+    _warnings,
+    _with_progress,
+)
+from ..location import ClusterLocation
+from ..models import BuildReport, Document
+from ..sources import OK, SourceRecord, SourceTable, records_for_documents
+from .client import Cluster
+from .store import (
+    PAGE_FIELDS,
+    Lease,
+    Statistics,
+    drop_meta,
+    generations,
+    history,
+    next_generation,
+    read_meta,
+    set_history,
+    write_meta,
+)
+
+__all__ = ["build_cluster", "rollback_cluster", "update_cluster"]
+
+_BATCH = 1000
+#: How long a build waits for every node to hold the new collection before switching.
+_REPLICATION_WAIT = 60.0
+
+
+def _items(source: Any, settings: Settings, jobs: int) -> tuple[Iterable[Any], int | None, str]:
+    if _is_folder(source):
+        tasks = _folder_tasks(Path(source), settings)
+        return _scan(tasks, jobs), len(tasks), "folder"
+    total = len(source) if hasattr(source, "__len__") else None
+    return records_for_documents(_checked_documents(source)), total, "documents"
+
+
+def _pages(
+    items: Iterable[tuple[SourceRecord, Document | None]], ticker: _Ticker, stats: Statistics
+) -> Iterable[tuple[SourceTable, list[dict[str, Any]], list[Any]]]:
+    """Cluster documents in batches; the last batch carries the source table."""
+    from ..models import SkippedFile
+
+    records: dict[str, SourceRecord] = {}
+    extra: list[SkippedFile] = []
+    seen: set[str] = set()
+    batch: list[dict[str, Any]] = []
+    kind = "folder"
+    for record, doc in items:
+        ticker.tick()
+        if record.key.startswith("url:"):
+            kind = "documents"
+        if record.key in records:
+            extra.append(SkippedFile(record.key[4:], "duplicate url (kept the first)"))
+            continue
+        records[record.key] = record
+        if record.status != OK or doc is None or record.url in seen:
+            continue
+        seen.add(record.url)  # type: ignore[arg-type]
+        page = stats.page(doc)
+        page["digest"] = _digest(page)
+        batch.append(page)
+        if len(batch) >= _BATCH:
+            yield SourceTable(kind, records), batch, extra
+            batch = []
+    ticker.finish()
+    yield SourceTable(kind, records), batch, extra
+
+
+def _digest(page: dict[str, Any]) -> str:
+    text = json.dumps(page, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _wait_replicated(cluster: Cluster, collection: str, documents: int) -> None:
+    """Until every node answers with the whole collection (followers lag the leader)."""
+    deadline = time.monotonic() + _REPLICATION_WAIT
+    single = [
+        Cluster(ClusterLocation((node,), cluster.location.collection), api_key=_key(cluster))
+        for node in cluster.location.nodes
+    ]
+    for node in single:
+        while True:
+            try:
+                info = node.collection(collection)
+            except QuickSearchError:
+                break  # a node that is down catches up from the log when it comes back
+            if info is not None and int(info.get("num_documents", -1)) >= documents:
+                break
+            if time.monotonic() > deadline:
+                raise QuickSearchError(
+                    f"the nodes did not all receive {collection} in time; the index was left as "
+                    "it was",
+                    hint="check the cluster's health and run the build again",
+                )
+            time.sleep(0.1)
+
+
+def _key(cluster: Cluster) -> str:
+    return str(cluster._headers["X-TYPESENSE-API-KEY"])
+
+
+def _live_documents(cluster: Cluster, alias: str) -> tuple[str | None, int | None]:
+    live = cluster.alias(alias)
+    if live is None:
+        return None, None
+    info = cluster.collection(live)
+    return live, int(info.get("num_documents", 0)) if info else None
+
+
+def _prune(cluster: Cluster, alias: str, keep: set[str]) -> None:
+    """Drop the generations not kept: older ones, rolled back from, or left by a killed build."""
+    for name in generations(cluster, alias):
+        if name not in keep:
+            cluster.drop_collection(name)
+            drop_meta(cluster, alias, name)
+
+
+def build_cluster(
+    source: str | os.PathLike[str] | Iterable[Document],
+    location: ClusterLocation,
+    *,
+    jobs: int | None = None,
+    progress: bool | ProgressCallback = False,
+    settings: Settings = DEFAULT_SETTINGS,
+    lock_timeout: float = 5.0,
+    max_drop: float = 0.2,
+    force: bool = False,
+    mode: str = "full",
+) -> BuildReport:
+    """A full build into a new collection, switched live by the alias (see the module)."""
+    started = time.perf_counter()
+    jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+    cluster = Cluster(location)
+    alias = location.collection
+    items, total, kind = _items(source, settings, jobs)
+    with Lease(cluster, alias, lock_timeout) as lease:
+        live, live_count = _live_documents(cluster, alias)
+        kept = {live, history(cluster, alias).get("previous")} - {None}
+        _prune(cluster, alias, kept)  # what killed builds left behind
+        name = next_generation(cluster, alias)
+        cluster.create_collection(
+            {"name": name, "fields": PAGE_FIELDS, "symbols_to_index": ["_", "."]}
+        )
+        stats = Statistics()
+        try:
+
+            def write(callback: ProgressCallback | None) -> Any:
+                result = None
+                for table, batch, extra in _pages(items, _Ticker(callback, total), stats):
+                    cluster.import_documents(name, batch, action="create")
+                    lease.renew()
+                    result = (table, extra)
+                return result
+
+            table, extra = _with_progress(progress, "indexing", write)
+            indexed = stats.documents
+            _guard(live_count, (live_count or 0) - indexed, max_drop, force, "replace the index")
+            meta = stats.to_json(_now(), mode)
+            write_meta(cluster, alias, name, "stats", meta["stats"])
+            write_meta(cluster, alias, name, "vocabulary", meta["vocabulary"])
+            write_meta(cluster, alias, name, "sources", _table_json(table))
+            _wait_replicated(cluster, name, indexed)
+        except BaseException:
+            with contextlib.suppress(QuickSearchError):  # else the next writer drops it
+                cluster.drop_collection(name)
+                drop_meta(cluster, alias, name)
+            raise
+        cluster.set_alias(alias, name)
+        set_history(cluster, alias, live)
+        _prune(cluster, alias, {name, live} - {None})
+    shown_root = None if kind == "documents" else Path(source)  # type: ignore[arg-type]
+    return BuildReport(
+        indexed=indexed,
+        skipped=tuple(table.skipped(shown_root) + extra),
+        excluded=sum(r.status == "excluded" for r in table.records.values()),
+        seconds=round(time.perf_counter() - started, 3),
+        index_dir=str(location),
+        generation=name,
+        mode=mode,
+        added=indexed,
+        documents=indexed,
+        warnings=_warnings(indexed, table),
+    )
+
+
+def _table_json(table: SourceTable) -> dict[str, Any]:
+    return {"kind": table.kind, "records": {k: r.to_row() for k, r in table.records.items()}}
+
+
+def update_cluster(
+    source: str | os.PathLike[str] | Iterable[Document],
+    location: ClusterLocation,
+    *,
+    jobs: int | None = None,
+    progress: bool | ProgressCallback = False,
+    settings: Settings = DEFAULT_SETTINGS,
+    lock_timeout: float = 5.0,
+    max_drop: float = 0.2,
+    force: bool = False,
+) -> BuildReport:
+    """Bring the live collection in line with ``source``: pages are read and analysed again,
+    but only those whose content changed are written, and removed ones deleted. The record
+    of what each page held is kept in the cluster, so any machine can run the next update."""
+    started = time.perf_counter()
+    jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+    cluster = Cluster(location)
+    alias = location.collection
+    live = cluster.alias(alias)
+    if live is None:
+        return build_cluster(
+            source,
+            location,
+            jobs=jobs,
+            progress=progress,
+            settings=settings,
+            lock_timeout=lock_timeout,
+            max_drop=max_drop,
+            force=force,
+        )
+    items, total, kind = _items(source, settings, jobs)
+    with Lease(cluster, alias, lock_timeout) as lease:
+        live = cluster.alias(alias)
+        if live is None:
+            raise IndexNotFoundError(f"the index {location} went away during the update")
+        old = {
+            d["id"]: d.get("digest", "") for d in cluster.export(live, include_fields="id,digest")
+        }
+        stats = Statistics()
+        changed: list[dict[str, Any]] = []
+        seen: set[str] = set()
+
+        def read(callback: ProgressCallback | None) -> Any:
+            result = None
+            for table, batch, extra in _pages(items, _Ticker(callback, total), stats):
+                for page in batch:
+                    seen.add(page["id"])
+                    if old.get(page["id"]) != page["digest"]:
+                        changed.append(page)
+                result = (table, extra)
+            return result
+
+        table, extra = _with_progress(progress, "checking", read)
+        removed = [i for i in old if i not in seen]
+        _guard(len(old), len(removed), max_drop, force, "update the index")
+        added = sum(1 for p in changed if p["id"] not in old)
+        for i in range(0, len(changed), _BATCH):
+            cluster.import_documents(live, changed[i : i + _BATCH], action="upsert")
+            lease.renew()
+        for i in range(0, len(removed), 200):
+            ids = ",".join(removed[i : i + 200])
+            cluster.delete_documents(live, f"id:[{ids}]")
+        meta = stats.to_json(_now(), "update")
+        write_meta(cluster, alias, live, "stats", meta["stats"])
+        write_meta(cluster, alias, live, "vocabulary", meta["vocabulary"])
+        write_meta(cluster, alias, live, "sources", _table_json(table))
+    shown_root = None if kind == "documents" else Path(source)  # type: ignore[arg-type]
+    return BuildReport(
+        indexed=len(changed),
+        skipped=tuple(table.skipped(shown_root) + extra),
+        excluded=sum(r.status == "excluded" for r in table.records.values()),
+        seconds=round(time.perf_counter() - started, 3),
+        index_dir=str(location),
+        generation=live,
+        mode="update",
+        added=added,
+        updated=len(changed) - added,
+        deleted=len(removed),
+        unchanged=len(seen) - len(changed),
+        documents=stats.documents,
+        warnings=_warnings(stats.documents, table),
+    )
+
+
+def rollback_cluster(location: ClusterLocation, *, lock_timeout: float = 5.0) -> str:
+    """Point the alias back at the generation before the last build; return its name."""
+    cluster = Cluster(location)
+    alias = location.collection
+    with Lease(cluster, alias, lock_timeout):
+        previous = history(cluster, alias).get("previous")
+        if not previous or cluster.collection(previous) is None:
+            raise NoPreviousGenerationError(f"the index {location} has no previous generation")
+        if read_meta(cluster, alias, previous, "stats") is None:
+            raise NoPreviousGenerationError(f"the previous generation {previous} is incomplete")
+        cluster.set_alias(alias, previous)
+        set_history(cluster, alias, None)
+    return str(previous)
