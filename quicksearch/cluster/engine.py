@@ -10,6 +10,7 @@ page gets the score it would get in the embedded engine.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -36,6 +37,10 @@ _ALIAS_CHECK_SECONDS = 1.0
 _PER_SEARCH = 40
 #: At most this many forms of one word are searched for candidates.
 _FORMS_PER_WORD = 4
+#: Queries of more words are long questions (as ``ranking._STRICT_COVERAGE_UP_TO``).
+_STRICT_WORDS = 4
+#: Candidates per search of a long query (two searches).
+_LONG_PER_SEARCH = 25
 #: A long query's candidates come from its rarest words.
 _LONG_QUERY_WORDS = 8
 _SCORING_FIELDS = "id,qt,kt,at,qe,subject,question_key"
@@ -135,131 +140,31 @@ class ClusterEngine:
     ) -> Rows:
         if not self.documents:
             return Rows([], 0, {}, True)
-        filters = [f"subject_key:={_quote(k)}" for k in subject_keys]
-        filters += [f"terms:!=[{_quote(t)}]" for c in excluded for t, _ in c.variants[:1]]
-        restrict = " && ".join(filters)
-        wanted = start + count
-        per_search = max(_PER_SEARCH, wanted)
-        common = {
-            "query_by": "qt,kt,at",
-            "query_by_weights": _weights(settings),
-            "num_typos": 0,
-            "prefix": "false",
-            "typo_tokens_threshold": 0,
-            "highlight_fields": "none",
-        }
-        words = [c for c in clauses if c.variants]
-        searches = self._candidate_searches(words, phrases, restrict, per_search)
-        counting = self._counting_searches(words, phrases, restrict, subject_keys, collapse)
-        results = self.cluster.multi_search(self.name, searches + counting, common)
-        found: dict[str, dict[str, Any]] = {}
-        for result in results[: len(searches)]:
-            for hit in result.get("hits", []):
-                found.setdefault(hit["document"]["id"], hit["document"])
-        total, facets, exact = self._counts(results[len(searches) :], count, len(words))
-        if not found or not total:
-            return Rows([], total, facets, exact)
+        query = _Query(
+            self, clauses, excluded, phrases, subject_keys, count, start + count, settings
+        )
+        found = query.candidates()
+        if not found or not query.total:
+            return Rows([], query.total, query.facets, query.exact)
         docs = list(found.values())
         ranker = CandidateRanker(self, docs, settings)
-        local = ranker.phrase_clauses(phrases)
-        local_excluded = [*excluded, *ranker.phrase_clauses(excluded_phrases)]
         ranked = ranker.rank(
-            [*clauses, *local],
-            excluded=local_excluded,
+            [*clauses, *ranker.phrase_clauses(phrases)],
+            excluded=[*excluded, *ranker.phrase_clauses(excluded_phrases)],
             start=0,
-            count=wanted,
+            count=start + count,
             collapse=collapse,
             settings=settings,
         )
-        chosen = ranked.docnums[start:wanted]
-        scores = ranked.scores[start:wanted]
+        chosen = ranked.docnums[start : start + count]
+        scores = ranked.scores[start : start + count]
         rows = self._display([docs[i]["id"] for i in chosen])
         return Rows(
             [(row, s) for row, s in zip(rows, scores, strict=True)],
-            total,
-            facets,
-            exact,
+            query.total,
+            query.facets,
+            query.exact,
         )
-
-    def _candidate_searches(
-        self,
-        words: list[Clause],
-        phrases: Sequence[tuple[str, ...]],
-        restrict: str,
-        per_search: int,
-    ) -> list[dict[str, Any]]:
-        base = {"per_page": per_search, "include_fields": _SCORING_FIELDS}
-
-        def search(q: str, extra: str = "", **more: Any) -> dict[str, Any]:
-            where = " && ".join(x for x in (restrict, extra) if x)
-            return {**base, "q": q, **({"filter_by": where} if where else {}), **more}
-
-        searches = [search(_phrase(p)) for p in phrases]
-        if not words:
-            return searches or [search("*")]
-        firsts = [c.variants[0][0] for c in words]
-        if len(words) > 4:  # a long question: its rarest words find the pages
-            rarest = sorted(set(firsts), key=self._df)[:_LONG_QUERY_WORDS]
-            searches.append(search(" ".join(rarest), drop_tokens_threshold=per_search))
-            for term in rarest[:4]:
-                searches.append(search(term))
-            return searches
-        searches.append(search(" ".join(firsts), drop_tokens_threshold=per_search))
-        for i, clause in enumerate(words):
-            others = " && ".join(_any_of(c) for j, c in enumerate(words) if j != i)
-            for term, _ in clause.variants[:_FORMS_PER_WORD]:
-                searches.append(search(term, others))
-                if others:  # pages with this form but not every other word
-                    searches.append(search(term, drop_tokens_threshold=0))
-        return searches
-
-    def _counting_searches(
-        self,
-        words: list[Clause],
-        phrases: Sequence[tuple[str, ...]],
-        restrict: str,
-        subject_keys: list[str],
-        collapse: bool,
-    ) -> list[dict[str, Any]]:
-        """Four counts: pages with every word (unfiltered, for facets; filtered, for the
-        total), and pages with any word, the same two ways."""
-        q = " ".join(_phrase(p) for p in phrases) or "*"
-        every = " && ".join(_any_of(c) for c in words)
-        any_word = _any_of(Clause(tuple(v for c in words for v in c.variants))) if words else ""
-        unfiltered = " && ".join(
-            f for f in restrict.split(" && ") if f and not f.startswith("subject_key:")
-        )
-        out = []
-        for matched in (every, any_word):
-            for where in (unfiltered, restrict):
-                clause = " && ".join(x for x in (matched, where) if x)
-                search: dict[str, Any] = {"q": q, "per_page": 0, "facet_by": "subject"}
-                search["max_facet_values"] = 1000
-                if clause:
-                    search["filter_by"] = clause
-                if collapse:
-                    search["group_by"] = "question_key"
-                    search["group_limit"] = 1
-                out.append(search)
-        del subject_keys
-        return out
-
-    @staticmethod
-    def _counts(
-        results: list[dict[str, Any]], count: int, words: int
-    ) -> tuple[int, dict[str, int], bool]:
-        every_all, every_filtered, any_all, any_filtered = results
-        use_every = words <= 1 or int(every_all.get("found", 0)) >= count
-        facets_from, total_from = (
-            (every_all, every_filtered) if use_every else (any_all, any_filtered)
-        )
-        facets: dict[str, int] = {}
-        for facet in facets_from.get("facet_counts", []):
-            for item in facet.get("counts", []):
-                if item.get("value"):
-                    facets[str(item["value"])] = int(item["count"])
-        facets = dict(sorted(facets.items(), key=lambda kv: (-kv[1], kv[0])))
-        return int(total_from.get("found", 0)), facets, True
 
     def _df(self, term: str) -> int:
         return int(self._vocabulary.df.get(term, 0))
@@ -305,6 +210,190 @@ class ClusterEngine:
             index_dir=str(self.location),
             subjects=dict(sorted(subjects.items(), key=lambda kv: (-kv[1], kv[0]))),
         )
+
+
+class _Query:
+    """The Typesense searches of one query, in one round trip or two: the pages with every
+    word (counted, and the best of them by Typesense's text match), then, only when needed,
+    pages holding another form of a word, or (too few pages with every word) any word."""
+
+    def __init__(
+        self,
+        engine: ClusterEngine,
+        clauses: list[Clause],
+        excluded: list[Clause],
+        phrases: Sequence[tuple[str, ...]],
+        subject_keys: list[str],
+        count: int,
+        wanted: int,
+        settings: Settings,
+    ) -> None:
+        self.engine = engine
+        self.words = [c for c in clauses if c.variants]
+        self.phrases = phrases
+        self.count = count
+        self.per_search = max(_PER_SEARCH, wanted)
+        exclusions = [f"terms:!=[{_quote(t)}]" for c in excluded for t, _ in c.variants[:1]]
+        self.unfiltered = " && ".join(exclusions)
+        self.restrict = " && ".join(
+            [*(f"subject_key:={_quote(k)}" for k in subject_keys), *exclusions]
+        )
+        self.filtered = bool(subject_keys)
+        self.common = {
+            "query_by": "qt,kt,at",
+            "query_by_weights": _weights(settings),
+            "num_typos": 0,
+            "prefix": "false",
+            "typo_tokens_threshold": 0,
+            "highlight_fields": "none",
+        }
+        self.total = 0
+        self.facets: dict[str, int] = {}
+        self.exact = True
+        self.found: dict[str, dict[str, Any]] = {}
+
+    # -- the searches ------------------------------------------------------------------------
+
+    def _text(self, q: str, where: str, per_page: int, **more: Any) -> dict[str, Any]:
+        search = {"q": q, "per_page": per_page, "include_fields": _SCORING_FIELDS, **more}
+        if where:
+            search["filter_by"] = where
+        return search
+
+    def _count(self, q: str, where: str, facets: bool) -> dict[str, Any]:
+        search: dict[str, Any] = {"q": q, "per_page": 0, "include_fields": "id"}
+        if where:
+            search["filter_by"] = where
+        if facets:
+            search["facet_by"] = "subject"
+            search["max_facet_values"] = 1000
+        return search
+
+    def _run(self, searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        results = self.engine.cluster.multi_search(self.engine.name, searches, self.common)
+        for search, result in zip(searches, results, strict=True):
+            if search["per_page"]:
+                for hit in result.get("hits", []):
+                    self.found.setdefault(hit["document"]["id"], hit["document"])
+        return results
+
+    def _counted(self, total: dict[str, Any], facets: dict[str, Any]) -> None:
+        self.total = int(total.get("found", 0))
+        counts: dict[str, int] = {}
+        for facet in facets.get("facet_counts", []):
+            for item in facet.get("counts", []):
+                if item.get("value"):
+                    counts[str(item["value"])] = int(item["count"])
+        self.facets = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def _forms(self, clause: Clause) -> list[str]:
+        """A word's forms, those that find the best pages first: by weight times the log of
+        their document frequency (a completion most pages use beats a rare exact form)."""
+        df = self.engine._df
+        ordered = sorted(clause.variants, key=lambda v: -v[1] * math.log1p(df(v[0])))
+        return [t for t, _ in ordered]
+
+    def _best(self, clause: Clause) -> str:
+        return self._forms(clause)[0]
+
+    def _both(self, *parts: str) -> str:
+        return " && ".join(p for p in parts if p)
+
+    # -- plans -------------------------------------------------------------------------------
+
+    def candidates(self) -> dict[str, dict[str, Any]]:
+        if len(self.words) > _STRICT_WORDS:
+            return self._long()
+        quoted = " ".join(_phrase(p) for p in self.phrases)
+        best = [self._best(c) for c in self.words]
+        q = " ".join(filter(None, [*best, quoted])) or "*"
+        every = self._both(*(_any_of(c) for c in self.words))
+        count_q = quoted or "*"
+        searches = [
+            self._count(count_q, self._both(every, self.restrict), not self.filtered),
+            self._text(q, self._both(every, self.restrict), self.per_search),
+        ]
+        half = self.per_search // 2
+        if len(self.words) > 1:  # the question counts most: pages with the words there
+            searches.append(
+                self._text(
+                    q, self._both(every, self.restrict), half, query_by="qt", query_by_weights="1"
+                )
+            )
+        for i, clause in enumerate(self.words):
+            forms = self._forms(clause)
+            if len(forms) < 2:
+                continue
+            if i == len(self.words) - 1 and clause.word and not quoted:
+                # A word still being typed: Typesense's own prefix search over its completions.
+                text = " ".join([*best[:i], clause.word])
+                searches.append(
+                    self._text(
+                        text,
+                        self._both(every, self.restrict),
+                        self.per_search,
+                        prefix="true",
+                        max_candidates=8,
+                    )
+                )
+            else:  # a corrected word: its second form too
+                text = " ".join(filter(None, [*best[:i], forms[1], *best[i + 1 :], quoted]))
+                searches.append(self._text(text, self._both(every, self.restrict), half))
+        if self.filtered:
+            searches.append(self._count(count_q, self._both(every, self.unfiltered), True))
+        results = self._run(searches)
+        self._counted(results[0], results[-1])
+        matched_anywhere = int(results[-1].get("found", 0))
+        later: list[dict[str, Any]] = []
+        if len(self.words) > 1 and matched_anywhere < self.count:
+            # Too few pages have every word: pages with some of them rank too.
+            any_word = _any_of(Clause(tuple(v for c in self.words for v in c.variants)))
+            later = [
+                self._count(count_q, self._both(any_word, self.restrict), not self.filtered),
+                self._text(
+                    q, self.restrict, self.per_search, drop_tokens_threshold=self.per_search
+                ),
+            ]
+            for term in best:
+                later.append(self._text(term, self.restrict, self.per_search // 2))
+            if self.filtered:
+                later.append(self._count(count_q, self._both(any_word, self.unfiltered), True))
+            results = self._run(later)
+            self._counted(results[0], results[-1])
+        elif self.total > len(self.found) and len(self.found) < self.per_search:
+            # Some pages hold a word only in another form (a completion, a correction).
+            for i, clause in enumerate(self.words):
+                for term in self._forms(clause)[2 : 2 + _FORMS_PER_WORD]:
+                    text = " ".join(filter(None, [*best[:i], term, *best[i + 1 :], quoted]))
+                    later.append(
+                        self._text(text, self._both(every, self.restrict), self.per_search // 2)
+                    )
+            if later:
+                self._run(later)
+        return self.found
+
+    def _long(self) -> dict[str, dict[str, Any]]:
+        """A long question: candidates from its rarest words, with words dropped while few
+        pages hold them all; the total counts the pages with any of those words."""
+        df = self.engine._df
+        best = list(dict.fromkeys(self._best(c) for c in self.words))
+        rarest = sorted(best, key=df)[:_LONG_QUERY_WORDS]
+        any_word = "terms:[" + ",".join(_quote(t) for t in rarest) + "]"
+        # Two searches, of every other of those words: a word the pages lack (a summary's
+        # "explains", "article") then blocks only one of them; Typesense drops words from the
+        # right, so the rarest come first.
+        k = max(_LONG_PER_SEARCH, self.per_search // 2)
+        searches = [
+            self._count("*", self._both(any_word, self.restrict), not self.filtered),
+            self._text(" ".join(rarest[0::2]), self.restrict, k, drop_tokens_threshold=k),
+            self._text(" ".join(rarest[1::2]), self.restrict, k, drop_tokens_threshold=k),
+        ]
+        if self.filtered:
+            searches.append(self._count("*", self._both(any_word, self.unfiltered), True))
+        results = self._run(searches)
+        self._counted(results[0], results[-1])
+        self.exact = len(best) <= len(rarest)
+        return self.found
 
 
 class CandidateRanker(Ranker):
