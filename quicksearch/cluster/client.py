@@ -3,15 +3,15 @@ through leader elections, and errors that say what to do (never a traceback)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from typing import Any
-
-import httpx
 
 from ..errors import ClusterAuthError, ClusterUnavailableError, QuickSearchError
 from ..location import ClusterLocation
@@ -30,8 +30,24 @@ _COOLDOWN = 2.0
 _RETRY_STATUS = frozenset({500, 502, 503, 504})
 
 
+class Response:
+    """An answer: status and body."""
+
+    def __init__(self, status_code: int, content: bytes) -> None:
+        self.status_code = status_code
+        self.content = content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
 class Cluster:
-    """Requests to the nodes of one cluster location; thread-safe (one session per thread)."""
+    """Requests to the nodes of one cluster location; thread-safe (each thread keeps its own
+    connections alive)."""
 
     def __init__(
         self, location: ClusterLocation, *, api_key: str | None = None, timeout: float = 5.0
@@ -40,27 +56,52 @@ class Cluster:
         if not key:
             raise ClusterAuthError(f"no API key for the cluster at {location}")
         self.location = location
-        self._urls = [f"http://{_host(h)}:{p}" for h, p in location.nodes]
+        self._hosts = [f"{_host(h)}:{p}" for h, p in location.nodes]
         self._headers = {"X-TYPESENSE-API-KEY": key}
         self._timeout = timeout
         self._local = threading.local()
         self._failed: dict[int, float] = {}
-        self._start = random.randrange(len(self._urls))
+        self._start = random.randrange(len(self._hosts))
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _session(self) -> httpx.Client:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            timeout = httpx.Timeout(self._timeout, connect=1.0)
-            session = self._local.session = httpx.Client(headers=self._headers, timeout=timeout)
-        return session
+    def _connection(self, i: int, fresh: bool = False) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's kept-alive connection to node ``i``, and whether it is new."""
+        connections: dict[int, http.client.HTTPConnection] = self._local.__dict__.setdefault(
+            "connections", {}
+        )
+        connection = connections.get(i)
+        if connection is not None and not fresh:
+            return connection, False
+        if connection is not None:
+            connection.close()
+        host, port = self.location.nodes[i]
+        connection = http.client.HTTPConnection(host, port, timeout=self._timeout)
+        connections[i] = connection
+        return connection, True
+
+    def _send(
+        self, i: int, method: str, target: str, payload: bytes | None, headers: dict[str, str]
+    ) -> Response:
+        connection, fresh = self._connection(i)
+        for attempt in range(2):
+            try:
+                connection.request(method, target, body=payload, headers=headers)
+                answer = connection.getresponse()
+                return Response(answer.status, answer.read())
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                if fresh or attempt:
+                    raise
+                # A kept-alive connection the node closed meanwhile: once more, anew.
+                connection, fresh = self._connection(i, fresh=True)
+        raise AssertionError("unreachable")
 
     def _order(self) -> list[int]:
         now = time.monotonic()
         first = self._start
-        self._start = (self._start + 1) % len(self._urls)  # spread reads over the nodes
-        order = [(first + i) % len(self._urls) for i in range(len(self._urls))]
+        self._start = (self._start + 1) % len(self._hosts)  # spread reads over the nodes
+        order = [(first + i) % len(self._hosts) for i in range(len(self._hosts))]
         return sorted(order, key=lambda i: self._failed.get(i, 0.0) > now)
 
     def request(
@@ -73,7 +114,7 @@ class Cluster:
         data: bytes | None = None,
         write: bool = False,
         wait: float | None = None,
-    ) -> httpx.Response:
+    ) -> Response:
         """One request, to the first node that answers it; 4xx answers are returned as they
         are (the caller knows what a 404 means), 401/403 raise ClusterAuthError."""
         deadline = time.monotonic() + (
@@ -81,25 +122,25 @@ class Cluster:
         )
         pause = 0.05
         last = "no answer"
+        target = path + ("?" + urllib.parse.urlencode(params) if params else "")
+        headers = dict(self._headers)
+        payload = data
+        if data is None and body is not None:
+            payload = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
         while True:
             for i in self._order():
                 try:
-                    response = self._session().request(
-                        method,
-                        self._urls[i] + path,
-                        params=params,
-                        json=body if data is None else None,
-                        content=data,
-                    )
-                except httpx.HTTPError as exc:
+                    response = self._send(i, method, target, payload, headers)
+                except (OSError, http.client.HTTPException) as exc:
                     self._failed[i] = time.monotonic() + _COOLDOWN
-                    last = f"{self._urls[i]}: {type(exc).__name__}"
+                    last = f"{self._hosts[i]}: {type(exc).__name__}"
                     continue
                 if response.status_code in (401, 403):
                     raise ClusterAuthError(f"the cluster at {self.location} refused the API key")
                 if response.status_code in _RETRY_STATUS:
                     self._failed[i] = time.monotonic() + _COOLDOWN
-                    last = f"{self._urls[i]}: {response.status_code} {response.text[:80].strip()}"
+                    last = f"{self._hosts[i]}: {response.status_code} {response.text[:80].strip()}"
                     continue
                 self._failed.pop(i, None)
                 return response
