@@ -11,11 +11,17 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol
 
 from .config import Settings
+from .errors import QuickSearchError
 from .expansion import Vocabulary
 from .models import IndexStats
 from .ranking import Clause
 
-__all__ = ["Engine", "Location", "Rows"]
+__all__ = ["Engine", "GenerationGoneError", "Location", "Rows"]
+
+
+class GenerationGoneError(QuickSearchError):
+    """The open generation was dropped under a search (a newer one went live meanwhile and
+    a later rebuild pruned it): the Searcher switches to the live one and asks again."""
 
 
 class Rows(NamedTuple):
@@ -60,6 +66,9 @@ class Location(Protocol):
     def live_name(self) -> str: ...
 
     def open(self, settings: Settings) -> Engine: ...
+
+    def expire(self) -> None:
+        """Forget any cached idea of the live generation (the next signature() reads it)."""
 
 
 def open_location(location: Any) -> Location:

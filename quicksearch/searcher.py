@@ -16,7 +16,7 @@ from typing import Any
 from .analysis import fold_word, load_stemmer
 from .cleaning import canonical_subject
 from .config import DEFAULT_SETTINGS, Settings
-from .engine import Engine, Location, Rows, open_location
+from .engine import Engine, GenerationGoneError, Location, Rows, open_location
 from .errors import IndexVersionError, InvalidArgumentError, QuickSearchError
 from .expansion import Expansion, expand_word
 from .location import parse_location
@@ -190,18 +190,33 @@ class Searcher:
         if parsed.long:
             settings = _for_long_query(settings, keep_field_boosts=bool(boosts))
 
-        with self._lock:
-            engine = self._require_engine()
-            expansions = [
-                _with_synonyms(
-                    expand_word(t, w, engine.vocabulary, is_prefix=w == parsed.prefix),
-                    synonym_map(settings.synonyms).get(t, ()),
-                )
-                for t, w in zip(parsed.terms, parsed.words, strict=True)
-            ]
-            rows, total, facets, exact = self._run(
-                engine, parsed, expansions, subjects, limit, page, settings, collapse_duplicates
-            )
+        for attempt in range(2):
+            with self._lock:
+                engine = self._require_engine()
+                expansions = [
+                    _with_synonyms(
+                        expand_word(t, w, engine.vocabulary, is_prefix=w == parsed.prefix),
+                        synonym_map(settings.synonyms).get(t, ()),
+                    )
+                    for t, w in zip(parsed.terms, parsed.words, strict=True)
+                ]
+                try:
+                    rows, total, facets, exact = self._run(
+                        engine,
+                        parsed,
+                        expansions,
+                        subjects,
+                        limit,
+                        page,
+                        settings,
+                        collapse_duplicates,
+                    )
+                    break
+                except GenerationGoneError:
+                    if attempt:
+                        raise
+            self._location.expire()  # a newer generation is live: switch, then ask again
+            self.refresh()
         terms = parsed.highlight_terms | {t for e in expansions for t, _ in e.variants}
         hits = [self._hit(row, score, terms) for row, score in rows]
         return SearchResults(
@@ -291,8 +306,14 @@ class Searcher:
     def stats(self) -> IndexStats:
         """Document count, size, build time, schema version and per-subject counts."""
         self.refresh()
-        with self._lock:
-            return self._require_engine().stats()
+        try:
+            with self._lock:
+                return self._require_engine().stats()
+        except GenerationGoneError:
+            self._location.expire()
+            self.refresh()
+            with self._lock:
+                return self._require_engine().stats()
 
 
 def _with_synonyms(expansion: Expansion, synonyms: Iterable[str]) -> Expansion:

@@ -105,10 +105,20 @@ def test_pagination_on_both_engines(location: str) -> None:
 def test_duplicate_questions_show_once_on_both_engines(location: str, tmp_path: Path) -> None:
     src = tmp_path / "src"
     for i in range(3):
-        write_page(src, f"p{i}.md", url=f"/same/{i}", question="Why is the sky blue?",
-                   answer=f"Rayleigh scattering, version {i}.")
-    write_page(src, "other.md", url="/other", question="Why is the sea blue?",
-               answer="It reflects the sky and absorbs red light.")
+        write_page(
+            src,
+            f"p{i}.md",
+            url=f"/same/{i}",
+            question="Why is the sky blue?",
+            answer=f"Rayleigh scattering, version {i}.",
+        )
+    write_page(
+        src,
+        "other.md",
+        url="/other",
+        question="Why is the sea blue?",
+        answer="It reflects the sky and absorbs red light.",
+    )
     build_index(src, location, jobs=1)
     with open_index(location) as ix:
         collapsed = ix.search("blue")
@@ -138,8 +148,13 @@ def test_rebuild_rollback_and_wipe_guard_on_both_engines(location: str, tmp_path
 def test_update_writes_only_changes_on_both_engines(location: str, tmp_path: Path) -> None:
     src = tmp_path / "src"
     for i in range(5):
-        write_page(src, f"p{i}.md", url=f"/p/{i}", question=f"Pendulum question {i}?",
-                   answer="A pendulum swings.")
+        write_page(
+            src,
+            f"p{i}.md",
+            url=f"/p/{i}",
+            question=f"Pendulum question {i}?",
+            answer="A pendulum swings.",
+        )
     build_index(src, location, jobs=1)
     write_page(src, "p1.md", url="/p/1", question="Pendulum question 1?", answer="Zebra stripes.")
     (src / "p2.md").unlink()
@@ -233,7 +248,10 @@ def test_cli_on_the_cluster(typesense: LocalCluster, tmp_path: Path) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "quicksearch", *args],
-            capture_output=True, text=True, env=env, timeout=120,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
         )
 
     built = cli("index", str(FIXTURES / "pages"), "--json")
@@ -288,10 +306,148 @@ def test_searches_survive_the_leader_being_killed(own_cluster: LocalCluster) -> 
     assert not failures, failures[:3]
     assert answered[0] > 10
 
-    # A write meeting the election waits for the new leader; the index ends whole.
+    # Writes meeting the election wait for the new leader; the index ends whole.
     report = build_index(make_docs(60), where)
     assert report.documents == 60
-    own_cluster.start_node(leader)
+    own_cluster.start_node(leader)  # back, then the next leader goes, during an update
     own_cluster.wait_healthy(nodes=[leader])
+    time.sleep(2.0)  # the returning node catches up from the log
+    own_cluster.kill(own_cluster.leader())
+    report = update_index(make_docs(70), where)
+    assert (report.added, report.documents) == (10, 70)
     with open_index(where) as ix:
-        assert ix.search("pendulum").total == 60
+        results = ix.search("pendulum", limit=100)
+        assert results.total == 70 and len({h.url for h in results.hits}) == 70
+
+    # With no node left, the server says 503 (never 500), and no traceback.
+    from starlette.testclient import TestClient
+
+    from quicksearch.server import ServerConfig, create_app
+
+    app = create_app(ServerConfig(index_dir=where, refresh_seconds=3600))
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 200
+        for node in own_cluster.nodes:
+            own_cluster.kill(node)
+        assert client.get("/health").status_code == 503
+        assert client.get("/search", params={"q": "pendulum"}).status_code == 503
+
+
+def test_readers_see_no_error_and_no_empty_page_during_rebuilds(
+    location: str, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    for i in range(300):
+        write_page(
+            src,
+            f"p{i}.md",
+            url=f"/p/{i}",
+            question=f"Pendulum question {i}?",
+            answer=f"A pendulum swings, says page {i}.",
+        )
+    build_index(src, location, jobs=1)
+    problems: list[object] = []
+    done = threading.Event()
+    searches = [0]
+
+    def read() -> None:
+        with open_index(location) as ix:
+            while not done.is_set():
+                try:
+                    results = ix.search("pendulum swings")
+                    if results.total < 300 or len(results.hits) != 10:
+                        problems.append((results.total, len(results.hits)))
+                    searches[0] += 1
+                except BaseException as exc:
+                    problems.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for thread in readers:
+        thread.start()
+    try:
+        build_index(src, location, jobs=1)
+        build_index(src, location, jobs=1)
+        write_page(
+            src,
+            "new.md",
+            url="/p/new",
+            question="Pendulum question new?",
+            answer="A pendulum swings anew.",
+        )
+        assert update_index(src, location, jobs=1).added == 1
+    finally:
+        done.set()
+        for thread in readers:
+            thread.join(timeout=60)
+    assert not problems, problems[:3]
+    assert searches[0] > 5
+
+
+def test_a_killed_build_leaves_the_index_serving_and_the_next_run_cleans_up(
+    typesense: LocalCluster, tmp_path: Path
+) -> None:
+    from quicksearch.cluster.client import Cluster
+    from quicksearch.cluster.store import generations
+    from quicksearch.location import parse_location
+
+    where = typesense.location("killed")
+    first = build_index(make_docs(20), where)
+    src = tmp_path / "big"
+    for i in range(20_000):
+        write_page(src, f"p{i:05}.md", url=f"/big/{i}", question=f"Pendulum {i}?", answer="Swings.")
+    command = [sys.executable, "-m", "quicksearch", "index", str(src), "--index", where]
+    build = subprocess.Popen(
+        [*command, "--full", "--force", "--jobs", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    cluster = Cluster(parse_location(where))
+    deadline = time.monotonic() + 60
+    while len(generations(cluster, "killed")) < 2:  # it is writing its collection
+        assert time.monotonic() < deadline and build.poll() is None, build.communicate()
+        time.sleep(0.02)
+    build.kill()
+    build.wait()
+    with open_index(where) as ix:
+        assert ix.search("pendulum").total == 20  # the alias never moved
+    report = build_index(make_docs(21), where)  # takes over the dead writer's lease
+    assert report.documents == 21
+    # The killed build's collection is gone; the live one and the one before stay.
+    assert generations(cluster, "killed") == [first.generation, report.generation]
+
+
+def test_one_writer_at_a_time_on_the_cluster(typesense: LocalCluster) -> None:
+    from quicksearch import IndexLockedError
+    from quicksearch.cluster.client import Cluster
+    from quicksearch.cluster.store import Lease
+    from quicksearch.location import parse_location
+
+    where = typesense.location("locked")
+    build_index(make_docs(3), where)
+    lease = Lease(Cluster(parse_location(where)), "locked", timeout=1.0)
+    with lease, pytest.raises(IndexLockedError):
+        build_index(make_docs(3), where, lock_timeout=0.5)
+    assert build_index(make_docs(4), where).documents == 4
+
+
+def test_an_index_of_another_schema_version_says_rebuild(typesense: LocalCluster) -> None:
+    from quicksearch import IndexVersionError
+    from quicksearch.cluster.client import Cluster
+    from quicksearch.cluster.store import read_meta, write_meta
+    from quicksearch.location import parse_location
+
+    where = typesense.location("oldschema")
+    report = build_index(make_docs(3), where)
+    cluster = Cluster(parse_location(where))
+    stats = read_meta(cluster, "oldschema", report.generation, "stats")
+    write_meta(cluster, "oldschema", report.generation, "stats", {**stats, "schema_version": 1})
+    with pytest.raises(IndexVersionError, match="rebuild"):
+        open_index(where)
+    run = subprocess.run(
+        [sys.executable, "-m", "quicksearch", "stats", "--index", where],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 6 and "Traceback" not in run.stderr

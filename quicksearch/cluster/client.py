@@ -13,6 +13,7 @@ import urllib.parse
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ..engine import GenerationGoneError
 from ..errors import ClusterAuthError, ClusterUnavailableError, QuickSearchError
 from ..location import ClusterLocation
 
@@ -62,6 +63,7 @@ class Cluster:
         self._local = threading.local()
         self._failed: dict[int, float] = {}
         self._start = random.randrange(len(self._hosts))
+        self._leader: int | None = None
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -97,9 +99,21 @@ class Cluster:
                 connection, fresh = self._connection(i, fresh=True)
         raise AssertionError("unreachable")
 
+    def stick_to_leader(self) -> None:
+        """Send every request to the leader first (a writer reads back what it wrote, which
+        followers see a moment later); other nodes stay the fallback."""
+        for i in range(len(self._hosts)):
+            try:
+                response = self._send(i, "GET", "/debug", None, dict(self._headers))
+            except (OSError, http.client.HTTPException):
+                continue
+            if response.status_code == 200 and response.json().get("state") == 1:
+                self._leader = i
+                return
+
     def _order(self) -> list[int]:
         now = time.monotonic()
-        first = self._start
+        first = self._start if self._leader is None else self._leader
         self._start = (self._start + 1) % len(self._hosts)  # spread reads over the nodes
         order = [(first + i) % len(self._hosts) for i in range(len(self._hosts))]
         return sorted(order, key=lambda i: self._failed.get(i, 0.0) > now)
@@ -253,17 +267,35 @@ class Cluster:
     def multi_search(
         self, collection: str, searches: list[dict[str, Any]], common: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        answer = self.json(
-            "POST",
-            "/multi_search",
-            params={"collection": collection, **common},
-            body={"searches": searches},
-        )
-        results = list(answer["results"])
-        for result in results:
-            if "error" in result:
-                raise QuickSearchError(f"the cluster refused a search: {result['error']}")
+        """Several searches in one request. An answer whose hits fall short of what it
+        found (seen from a follower applying writes) is asked again of another node."""
+        for attempt in range(len(self._hosts) + 1):
+            answer = self.json(
+                "POST",
+                "/multi_search",
+                params={"collection": collection, **common},
+                body={"searches": searches},
+            )
+            results = list(answer["results"])
+            for result in results:
+                if result.get("code") == 404:
+                    raise GenerationGoneError(f"the collection {collection} is gone")
+                if "error" in result:
+                    raise QuickSearchError(f"the cluster refused a search: {result['error']}")
+            if all(_whole(s, r) for s, r in zip(searches, results, strict=True)):
+                break
+            time.sleep(0.01 * attempt)
         return results
+
+
+def _whole(search: dict[str, Any], result: dict[str, Any]) -> bool:
+    """Whether a result holds every hit its count promises for its page."""
+    per_page = int(search.get("per_page", 10))
+    if not per_page or "group_by" in search:
+        return True
+    page = int(search.get("page", 1))
+    expected = max(0, min(per_page, int(result.get("found", 0)) - (page - 1) * per_page))
+    return len(result.get("hits", [])) >= expected
 
 
 def _host(host: str) -> str:

@@ -71,6 +71,9 @@ class ClusterIndex:
             self._checked = now
         return self._live
 
+    def expire(self) -> None:
+        self._checked = 0.0
+
     def live_name(self) -> str:
         live = self.cluster.alias(self.location.collection)
         self._live, self._checked = live, time.monotonic()

@@ -43,8 +43,10 @@ META_FIELDS: list[dict[str, Any]] = [
 GLOBAL = "index"
 #: Meta blobs are cut into parts of this many characters.
 _PART_CHARS = 2_000_000
+#: Seconds a generation no longer live or previous is kept for searchers still on it.
+RETIRED_GRACE = 15.0
 #: A writer's lease lasts this long unless renewed (a killed writer frees the index after it).
-LEASE_SECONDS = 120.0
+LEASE_SECONDS = 60.0
 _GENERATION = re.compile(r"^(?P<alias>.+)__g(?P<seq>\d{6})$")
 
 
@@ -206,14 +208,29 @@ def drop_meta(cluster: Cluster, alias: str, generation: str) -> None:
 
 
 def history(cluster: Cluster, alias: str) -> dict[str, Any]:
-    """``{"previous": name or None}``: the generation a rollback goes back to."""
+    """What was live before: ``previous`` (where a rollback goes), ``retired`` (the one
+    before it, kept a while for searchers still on it) and ``retired_at``."""
+    empty = {"previous": None, "retired": None, "retired_at": 0.0}
     if cluster.collection(meta_collection(alias)) is None:
-        return {"previous": None}
-    return read_meta(cluster, alias, GLOBAL, "history") or {"previous": None}
+        return empty
+    return {**empty, **(read_meta(cluster, alias, GLOBAL, "history") or {})}
 
 
-def set_history(cluster: Cluster, alias: str, previous: str | None) -> None:
-    write_meta(cluster, alias, GLOBAL, "history", {"previous": previous})
+def set_history(
+    cluster: Cluster, alias: str, previous: str | None, retired: str | None = None
+) -> None:
+    data = {"previous": previous, "retired": retired, "retired_at": time.time()}
+    write_meta(cluster, alias, GLOBAL, "history", data)
+
+
+def kept_generations(live: str | None, past: dict[str, Any]) -> set[str]:
+    """The generations a writer must not drop: the live one, the one a rollback returns to,
+    and one retired less than RETIRED_GRACE seconds ago (searchers move to a new generation
+    within a second or so; dropping a collection under a search empties its page)."""
+    kept = {live, past.get("previous")}
+    if time.time() - float(past.get("retired_at") or 0) < RETIRED_GRACE:
+        kept.add(past.get("retired"))
+    return {k for k in kept if k}
 
 
 def _quote(value: str) -> str:
@@ -254,8 +271,8 @@ class Lease:
                 if held.get("owner") == self.owner:  # our own create, answered late
                     self._renewed = time.monotonic()
                     return self
-                if float(held.get("expires", 0)) < time.time():  # its writer died
-                    self._delete()
+                if float(held.get("expires", 0)) < time.time() or _dead_here(held.get("owner")):
+                    self._delete()  # its writer died (here: a killed build's lease is freed)
                     continue
             if time.monotonic() > deadline:
                 raise IndexLockedError(f"another process is writing to {self.alias} on the cluster")
@@ -282,6 +299,21 @@ class Lease:
 
     def _delete(self) -> None:
         self.cluster.request("DELETE", f"/collections/{self.meta}/documents/lease", write=True)
+
+
+def _dead_here(owner: object) -> bool:
+    """Whether ``owner`` names a process of this machine that no longer runs."""
+    host, _, rest = str(owner).partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def page_rows(documents: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -42,6 +42,7 @@ from .store import (
     drop_meta,
     generations,
     history,
+    kept_generations,
     next_generation,
     read_meta,
     set_history,
@@ -164,12 +165,13 @@ def build_cluster(
     started = time.perf_counter()
     jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
     cluster = Cluster(location)
+    cluster.stick_to_leader()
     alias = location.collection
     items, total, kind = _items(source, settings, jobs)
     with Lease(cluster, alias, lock_timeout) as lease:
         live, live_count = _live_documents(cluster, alias)
-        kept = {live, history(cluster, alias).get("previous")} - {None}
-        _prune(cluster, alias, kept)  # what killed builds left behind
+        _prune(cluster, alias, kept_generations(live, history(cluster, alias)))  # killed builds'
+
         name = next_generation(cluster, alias)
         cluster.create_collection(
             {"name": name, "fields": PAGE_FIELDS, "symbols_to_index": ["_", "."]}
@@ -199,9 +201,11 @@ def build_cluster(
                 cluster.drop_collection(name)
                 drop_meta(cluster, alias, name)
             raise
+        past = history(cluster, alias)
         cluster.set_alias(alias, name)
-        set_history(cluster, alias, live)
-        _prune(cluster, alias, {name, live} - {None})
+        # Searchers may still be on the previous "previous" for a moment: retire it, not drop.
+        set_history(cluster, alias, live, retired=past.get("previous"))
+        _prune(cluster, alias, kept_generations(name, history(cluster, alias)))
     shown_root = None if kind == "documents" else Path(source)  # type: ignore[arg-type]
     return BuildReport(
         indexed=indexed,
@@ -247,6 +251,7 @@ def update_cluster(
     started = time.perf_counter()
     jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
     cluster = Cluster(location)
+    cluster.stick_to_leader()
     alias = location.collection
     live = cluster.alias(alias)
     if live is None:
@@ -320,13 +325,15 @@ def update_cluster(
 def rollback_cluster(location: ClusterLocation, *, lock_timeout: float = 5.0) -> str:
     """Point the alias back at the generation before the last build; return its name."""
     cluster = Cluster(location)
+    cluster.stick_to_leader()
     alias = location.collection
     with Lease(cluster, alias, lock_timeout):
+        live = cluster.alias(alias)
         previous = history(cluster, alias).get("previous")
         if not previous or cluster.collection(previous) is None:
             raise NoPreviousGenerationError(f"the index {location} has no previous generation")
         if read_meta(cluster, alias, previous, "stats") is None:
             raise NoPreviousGenerationError(f"the previous generation {previous} is incomplete")
         cluster.set_alias(alias, previous)
-        set_history(cluster, alias, None)
+        set_history(cluster, alias, None, retired=live)  # rolled back from: dropped later
     return str(previous)
