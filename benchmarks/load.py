@@ -142,7 +142,9 @@ async def load(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", required=True, help="index folder to serve")
+    parser.add_argument(
+        "--index", required=True, help="index folder, or typesense://HOST:PORT,.../NAME, to serve"
+    )
     parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
     parser.add_argument("--words", type=int, default=2, help="use queries of this many words")
     parser.add_argument("--clients", type=int, default=16)
@@ -164,7 +166,7 @@ def main() -> int:
     args = parser.parse_args()
     if not inputs_present(queries=args.queries):
         return 2
-    if not Path(args.index).is_dir():
+    if not args.index.startswith("typesense://") and not Path(args.index).is_dir():
         print(f"index not found: {args.index} (build one with quicksearch index)", file=sys.stderr)
         return 2
     queries = [json.loads(line)["query"] for line in args.queries.read_text().splitlines() if line]

@@ -2,6 +2,7 @@
 
 Usage:
     python benchmarks/perf.py --corpus /tmp/qt/content [--queries FILE] [--workdir DIR] [--json OUT]
+        [--cluster typesense://HOST:PORT,.../NAME]
 
 Measures, on this machine and in this order: the full build (wall time, documents per second,
 peak RSS of the largest build process and of all of them together), a no-change update, the
@@ -9,7 +10,9 @@ index size, query latency p50/p95/p99 over the query file (limit 10, snippets in
 memory of a process holding an open Searcher after those queries, and a cold `quicksearch search`
 (new process to printed results, median of 5). SQLite FTS5 gets the same corpus (porter
 tokenizer, bm25 with column weights 5/3/1, an OR query with snippet()) for build time and query
-latency. This machine is noisy: compare the ratios of one run, not figures across runs.
+latency. With --cluster, the cluster engine is built (one full build) and probed the same way
+after the embedded one, and printed beside it. This machine is noisy: compare the ratios of one
+run, not figures across runs.
 """
 
 from __future__ import annotations
@@ -132,6 +135,12 @@ def main() -> int:
     parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--cluster",
+        metavar="LOCATION",
+        help="also build and query the cluster engine at typesense://HOST:PORT,.../NAME "
+        "(key in QUICKSEARCH_TYPESENSE_API_KEY) and print it beside the embedded engine",
+    )
     args = parser.parse_args()
     if not inputs_present(corpus=args.corpus, queries=args.queries):
         return 2
@@ -224,11 +233,44 @@ def main() -> int:
     print(f"{'Searcher RSS after queries (MiB)':<30}{probed['rss_mib']:>14.0f}")
     print(f"{'cold CLI search, median (s)':<30}{statistics.median(cold):>14.2f}")
     print("(quicksearch queries include snippets; FTS5 queries include snippet())")
+    if args.cluster:
+        figures["cluster"] = cluster_figures(args, ours, build_s)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def cluster_figures(
+    args: argparse.Namespace, embedded: dict[str, float], embedded_build: float
+) -> dict[str, object]:
+    """The cluster engine, built and probed the same way, printed beside the embedded one."""
+    corpus, location = str(args.corpus), args.cluster
+    build_s, _, _ = run([EXE, "index", corpus, "--index", location, "--full", "--force", "-q"])
+    probe = subprocess.run(
+        [sys.executable, "-c", SEARCHER_PROBE, location, str(args.queries)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    probed = json.loads(probe.stdout)
+    theirs = quantiles(probed["times"])
+    print(f"\ncluster {location}")
+    print(f"{'':<30}{'embedded':>14}{'cluster':>12}{'ratio':>9}")
+    print(
+        f"{'full build (s)':<30}{embedded_build:>14.1f}{build_s:>12.1f}"
+        f"{build_s / embedded_build:>9.2f}"
+    )
+    for key in ("p50", "p95", "p99"):
+        a, b = embedded[key], theirs[key]
+        print(f"{'query ' + key + ' (ms)':<30}{a:>14.1f}{b:>12.1f}{b / a:>9.2f}")
+    print(f"{'Searcher RSS (MiB)':<30}{'':>14}{probed['rss_mib']:>12.0f}")
+    return {
+        "build_seconds": round(build_s, 1),
+        "query_ms": {k: round(v, 1) for k, v in theirs.items()},
+        "searcher_rss_mib": round(probed["rss_mib"]),
+    }
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..engine import GenerationGoneError
@@ -64,6 +65,8 @@ class Cluster:
         self._failed: dict[int, float] = {}
         self._start = random.randrange(len(self._hosts))
         self._leader: int | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -263,6 +266,19 @@ class Cluster:
         for line in response.text.splitlines():
             if line:
                 yield json.loads(line)
+
+    def parallel_search(
+        self, collection: str, groups: list[list[dict[str, Any]]], common: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Groups of searches sent at once, each to another node; the results in order."""
+        if len(groups) == 1:
+            return self.multi_search(collection, groups[0], common)
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="typesense")
+        futures = [self._pool.submit(self.multi_search, collection, g, common) for g in groups]
+        return [result for future in futures for result in future.result()]
 
     def multi_search(
         self, collection: str, searches: list[dict[str, Any]], common: dict[str, Any]

@@ -37,6 +37,10 @@ _ALIAS_CHECK_SECONDS = 1.0
 _PER_SEARCH = 40
 #: At most this many forms of one word are searched for candidates.
 _FORMS_PER_WORD = 4
+_SPLIT = True
+#: A word being typed: its commonest completions searched one by one, this many candidates each.
+_COMPLETIONS_SEARCHED = 4
+_PER_COMPLETION = 10
 #: Repeated pages looked at per count (beyond: the total is marked inexact).
 _REPEATED_PAGES = 250
 #: Queries of more words are long questions (as ``ranking._STRICT_COVERAGE_UP_TO``).
@@ -280,7 +284,14 @@ class _Query:
         return search
 
     def _run(self, searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        results = self.engine.cluster.multi_search(self.engine.name, searches, self.common)
+        # The counts in one request, the searches for candidates in others, all at once: the
+        # nodes (and cores) work in parallel.
+        groups = [searches[: self._counts]] if self._counts else []
+        rest = searches[self._counts :]
+        if rest:
+            half = (len(rest) + 1) // 2 if _SPLIT else len(rest)
+            groups += [g for g in (rest[:half], rest[half:]) if g]
+        results = self.engine.cluster.parallel_search(self.engine.name, groups, self.common)
         for i, result in enumerate(results):
             if i >= self._counts:  # a search for candidates
                 for hit in result.get("hits", []):
@@ -366,7 +377,8 @@ class _Query:
             if len(forms) < 2:
                 continue
             if i == len(self.words) - 1 and clause.word and not quoted:
-                # A word still being typed: Typesense's own prefix search over its completions.
+                # A word still being typed: Typesense's own prefix search, and the commonest
+                # completions one by one (Typesense expands a prefix to a few words only).
                 text = " ".join([*best[:i], clause.word])
                 searches.append(
                     self._text(
@@ -377,6 +389,11 @@ class _Query:
                         max_candidates=8,
                     )
                 )
+                for form in forms[1 : 1 + _COMPLETIONS_SEARCHED]:
+                    text = " ".join([*best[:i], form])
+                    searches.append(
+                        self._text(text, self._both(every, self.restrict), _PER_COMPLETION)
+                    )
             else:  # a corrected word: its second form too
                 text = " ".join(filter(None, [*best[:i], forms[1], *best[i + 1 :], quoted]))
                 searches.append(self._text(text, self._both(every, self.restrict), half))
