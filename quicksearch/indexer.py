@@ -188,6 +188,22 @@ def _warnings(documents: int, table: SourceTable) -> tuple[str, ...]:
     return (f"the index has no documents: {why}; searches will find nothing",)
 
 
+def _on_cluster(
+    what: str,
+    source: Any,
+    index_dir: Any,
+    lock_timeout: float,
+    max_drop: float,
+    options: dict[str, Any],
+) -> BuildReport:
+    """A build or update of an index on a cluster (see ``quicksearch.cluster.writer``)."""
+    from .cluster import writer
+
+    run = getattr(writer, what)
+    location = parse_location(index_dir)
+    return run(source, location, lock_timeout=lock_timeout, max_drop=max_drop, **options)  # type: ignore[no-any-return]
+
+
 # -- full build --------------------------------------------------------------------------------
 
 
@@ -213,18 +229,8 @@ def build_index(
     and leaves the index as it was, unless ``force``.
     """
     if is_cluster(index_dir):
-        from .cluster.writer import build_cluster
-
-        return build_cluster(
-            source,
-            parse_location(index_dir),  # type: ignore[arg-type]
-            jobs=jobs,
-            progress=progress,
-            settings=settings,
-            lock_timeout=lock_timeout,
-            max_drop=max_drop,
-            force=force,
-        )
+        options = dict(jobs=jobs, progress=progress, settings=settings, force=force)
+        return _on_cluster("build_cluster", source, index_dir, lock_timeout, max_drop, options)
     started = time.perf_counter()
     root = Path(index_dir)
     jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
@@ -346,18 +352,8 @@ def update_index(
     unmounted folder?) raises :class:`RebuildRefusedError` unless ``force``.
     """
     if is_cluster(index_dir):
-        from .cluster.writer import update_cluster
-
-        return update_cluster(
-            source,
-            parse_location(index_dir),  # type: ignore[arg-type]
-            jobs=jobs,
-            progress=progress,
-            settings=settings,
-            lock_timeout=lock_timeout,
-            max_drop=max_drop,
-            force=force,
-        )
+        options = dict(jobs=jobs, progress=progress, settings=settings, force=force)
+        return _on_cluster("update_cluster", source, index_dir, lock_timeout, max_drop, options)
     started = time.perf_counter()
     root = Path(index_dir)
     jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
