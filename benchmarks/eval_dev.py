@@ -38,12 +38,12 @@ def metrics(ranked: list[str], relevant: dict[str, int]) -> dict[str, float]:
     }
 
 
-def inputs_present(*, queries: Path, corpus: Path | None = None) -> bool:
+def inputs_present(*, queries: Path | None, corpus: Path | None = None) -> bool:
     """Say on stderr which input from ../shared is missing; True when all are there."""
     if corpus is not None and not corpus.is_dir():
         print(f"corpus folder not found: {corpus} (unpack ../shared/corpus first)", file=sys.stderr)
         return False
-    if not queries.exists():
+    if queries is not None and not queries.exists():
         print(f"query file not found: {queries} (see ../shared/eval/)", file=sys.stderr)
         return False
     return True

@@ -121,6 +121,10 @@ class EmbeddedEngine:
         docs = np.fromiter(self.searcher.docs_for_query(query), dtype=np.int64)
         return Clause(tuple((w, 1.0) for w in words), docs=docs, phrase=True)
 
+    def page(self, url: str) -> dict[str, Any] | None:
+        docnum = self.searcher.document_number(url=url)
+        return None if docnum is None else dict(self.searcher.stored_fields(docnum))
+
     def stats(self) -> IndexStats:
         subjects = self.ranker.rank([], collapse=False).facets
         manifest: dict[str, Any] = self.generation.manifest

@@ -58,6 +58,9 @@ class Engine(Protocol):
 
     def stats(self) -> IndexStats: ...
 
+    def page(self, url: str) -> dict[str, Any] | None:
+        """The stored fields of the page at ``url`` (as search rows have them), or None."""
+
 
 class Location(Protocol):
     def signature(self) -> object:

@@ -82,3 +82,10 @@ class ClusterAuthError(QuickSearchError):
 
     exit_code = 12
     default_hint = "set QUICKSEARCH_TYPESENSE_API_KEY to the key the nodes were started with"
+
+
+class PageNotFoundError(QuickSearchError):
+    """No page with the given url is in the index."""
+
+    exit_code = 13
+    default_hint = "give the url exactly as the page's front matter has it"

@@ -17,19 +17,30 @@ from .analysis import fold_word, load_stemmer
 from .cleaning import canonical_subject
 from .config import DEFAULT_SETTINGS, Settings
 from .engine import Engine, GenerationGoneError, Location, Rows, open_location
-from .errors import IndexVersionError, InvalidArgumentError, QuickSearchError
+from .errors import (
+    IndexVersionError,
+    InvalidArgumentError,
+    PageNotFoundError,
+    QuickSearchError,
+)
 from .expansion import Expansion, expand_word
 from .location import parse_location
 from .models import Completions, Hit, IndexStats, SearchResults
 from .query import ParsedQuery, parse_query, searchable_text
 from .ranking import Clause
-from .schema import subject_key
+from .related import like_clauses
+from .schema import question_key, subject_key
 from .snippets import highlight, make_snippet
 from .synonyms import SYNONYM_WEIGHT, synonym_map
 
 __all__ = ["Searcher", "open_index"]
 
 _log = logging.getLogger("quicksearch")
+
+#: Results asked for beyond ``limit`` in related(): the page itself and its twins drop out.
+_RELATED_EXTRA = 6
+#: related_to() reads this much of the text.
+_RELATED_TEXT_CHARS = 20_000
 
 #: The word a query ends in (no trailing space): the one a person is still typing.
 _LAST_WORD = re.compile(r"\w+(?:['’]\w+)*$")
@@ -277,6 +288,77 @@ class Searcher:
             snippet_spans=snippet.spans,
             title_spans=title.spans,
         )
+
+    def related(self, url: str, *, limit: int = 5, subject: str | None = None) -> list[Hit]:
+        """The pages most like the page at ``url``, best first: never that page, nor pages
+        asking its question. Content only (question, keywords, answer); ``subject`` keeps the
+        candidates to one subject. Raises :class:`PageNotFoundError` for an unknown url."""
+        self._check_limit(limit)
+        self.refresh()
+        with self._lock:
+            row = self._require_engine().page(url)
+        if row is None:
+            raise PageNotFoundError(f"no page with url {url!r} in the index")
+        keywords = str(row.get("keywords") or "")
+        question = str(row.get("question") or "")
+        return self._like(question, keywords, str(row.get("answer") or ""), limit, subject, row)
+
+    def related_to(self, text: str, *, limit: int = 5, subject: str | None = None) -> list[Hit]:
+        """The pages most like ``text`` (a draft question and answer, say: is it already
+        answered?), best first."""
+        self._check_limit(limit)
+        text = text if isinstance(text, str) else ""
+        self.refresh()
+        return self._like(text[:_RELATED_TEXT_CHARS], "", "", limit, subject, None)
+
+    def _check_limit(self, limit: int) -> None:
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= self.settings.max_limit
+        ):
+            raise InvalidArgumentError(
+                f"limit must be an integer from 1 to {self.settings.max_limit}"
+            )
+
+    def _like(
+        self,
+        question: str,
+        keywords: str,
+        answer: str,
+        limit: int,
+        subject: str | None,
+        page: dict[str, Any] | None,
+    ) -> list[Hit]:
+        settings = _for_long_query(self.settings, keep_field_boosts=False)
+        subjects = [subject_key(canonical_subject(subject))] if subject else []
+        for attempt in range(2):
+            with self._lock:
+                engine = self._require_engine()
+                clauses = like_clauses(question, keywords, answer, engine.vocabulary.df)
+                if not clauses:
+                    return []
+                try:
+                    rows = engine.run(
+                        clauses, [], (), (), subjects, 0, limit + _RELATED_EXTRA, True, settings
+                    ).rows
+                    break
+                except GenerationGoneError:
+                    if attempt:
+                        raise
+            self._location.expire()
+            self.refresh()
+        own_url = page.get("url") if page else None
+        own_question = question_key(question) if page else None
+        terms = frozenset(t for c in clauses for t, _ in c.variants)
+        hits = []
+        for row, score in rows:
+            if row.get("url") == own_url or question_key(row.get("question", "")) == own_question:
+                continue
+            hits.append(self._hit(row, score, terms))
+            if len(hits) == limit:
+                break
+        return hits
 
     def complete(self, query: str, *, limit: int = 8) -> Completions:
         """Completions of the query's last word (when the query ends in one), most frequent

@@ -27,7 +27,7 @@ from ..models import IndexStats
 from ..ranking import _EMPTY_IDS, _EMPTY_TF, Clause, Ranker, _Entry, quantized_lengths
 from ..schema import EXACT_FIELD, TEXT_FIELDS
 from .client import Cluster
-from .store import page_rows, read_meta
+from .store import page_id, page_rows, read_meta
 
 __all__ = ["CandidateRanker", "ClusterEngine", "ClusterIndex"]
 
@@ -196,6 +196,15 @@ class ClusterEngine:
         )[0]
         by_id = {hit["document"]["id"]: hit["document"] for hit in result.get("hits", [])}
         return list(page_rows([by_id.get(i, {"id": i}) for i in ids]))
+
+    def page(self, url: str) -> dict[str, Any] | None:
+        response = self.cluster.request("GET", f"/collections/{self.name}/documents/{page_id(url)}")
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise QuickSearchError(f"cannot read a page of {self.name}: {response.text[:200]}")
+        document = response.json()
+        return next(page_rows([document])) if document.get("url") == url else None
 
     # -- facts -------------------------------------------------------------------------------
 
