@@ -19,12 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from .config import SCHEMA_VERSION, Settings
 from .errors import (
+    ClusterAuthError,
+    ClusterUnavailableError,
     IndexLockedError,
     IndexNotFoundError,
     IndexVersionError,
     InvalidArgumentError,
     InvalidSourceError,
     NoPreviousGenerationError,
+    PageNotFoundError,
     QuickSearchError,
     RebuildRefusedError,
 )
@@ -40,6 +43,8 @@ __version__ = "0.1.0"
 __all__ = [
     "SCHEMA_VERSION",
     "BuildReport",
+    "ClusterAuthError",
+    "ClusterUnavailableError",
     "Completions",
     "Document",
     "Hit",
@@ -50,6 +55,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidSourceError",
     "NoPreviousGenerationError",
+    "PageNotFoundError",
     "QuickSearchError",
     "RebuildRefusedError",
     "SearchResults",

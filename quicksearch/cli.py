@@ -312,6 +312,39 @@ def search(
 
 
 @main.command()
+@click.argument("url")
+@index_option
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Most pages to show.",
+)
+@click.option("--subject", "-s", default=None, help="Only pages of this subject (any spelling).")
+@json_option
+@handle_errors
+def related(url: str, index_dir: str, limit: int, subject: str | None, as_json: bool) -> None:
+    """Show the pages most like the page at URL (never that page, nor pages asking its
+    question). Exit code 13 when no page has that url.
+
+    \b
+    Example:
+        quicksearch related /learn/biology/questions/what-triggers-regulated-exocytosis
+    """
+    from .render import print_related, to_json
+    from .searcher import open_index
+
+    with open_index(index_dir) as searcher:
+        hits = searcher.related(url, limit=limit, subject=subject)
+    if as_json:
+        click.echo(to_json({"url": url, "hits": [hit.to_dict() for hit in hits]}))
+    else:
+        print_related(_console(), url, hits)
+
+
+@main.command()
 @index_option
 @json_option
 @handle_errors

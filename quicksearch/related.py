@@ -22,6 +22,8 @@ KEYWORDS_WEIGHT = 1.0
 ANSWER_WEIGHT = 1.0
 #: How many of the answer's words are taken.
 ANSWER_TERMS = 12
+#: How much rarer words are preferred among the answer's (the tf-idf's idf, raised to it).
+IDF_POWER = 1.0
 #: At most this many clauses.
 MAX_TERMS = 40
 
@@ -38,7 +40,7 @@ def like_clauses(question: str, keywords: str, answer: str, df: dict[str, int]) 
         counts = Counter(stem(w) for w in kept_words(answer))
         telling = sorted(
             (t for t in counts if df.get(t)),
-            key=lambda t: -counts[t] * math.log(1.0 + most / df[t]),
+            key=lambda t: -counts[t] * math.log(1.0 + most / df[t]) ** IDF_POWER,
         )
         for term in telling[:ANSWER_TERMS]:
             weights[term] += ANSWER_WEIGHT

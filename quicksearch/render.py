@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from .models import BuildReport, IndexStats, SearchResults
+from .models import BuildReport, Hit, IndexStats, SearchResults
 
 MARK_STYLE = "bold yellow"
 
@@ -54,6 +54,20 @@ def print_results(console: Console, results: SearchResults) -> None:
             style="dim",
         )
     )
+
+
+def print_related(console: Console, url: str, hits: list[Hit]) -> None:
+    if not hits:
+        console.print(f"No related pages for {url}.")
+        return
+    for rank, hit in enumerate(hits, start=1):
+        line = Text(f"{rank:>3}. ", style="bold")
+        line.append_text(styled(hit.title, hit.title_spans))
+        console.print(line)
+        meta = Text("     ")
+        meta.append(hit.subject or "-", style="cyan")
+        meta.append(f"  {hit.url}", style="dim")
+        console.print(meta, crop=False)
 
 
 def print_report(

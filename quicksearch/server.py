@@ -4,6 +4,7 @@ Endpoints (see :data:`OPENAPI` for the full description, served at ``/openapi.js
 
 - ``GET /search?q=&page=&limit=&subject=``: the same JSON object as ``quicksearch search --json``;
 - ``GET /suggest?q=&limit=``: completions of the last word, for an autocomplete list;
+- ``GET /related?url=&limit=&subject=``: the pages most like one page (404 for an unknown url);
 - ``GET /health``: index generation and document count, for monitoring;
 - ``GET /``: a self-contained search-as-you-type page.
 
@@ -37,7 +38,7 @@ from starlette.routing import Route
 
 from . import __version__
 from .config import DEFAULT_SETTINGS, Settings
-from .errors import InvalidArgumentError, QuickSearchError
+from .errors import InvalidArgumentError, PageNotFoundError, QuickSearchError
 from .searcher import Searcher
 
 __all__ = ["OPENAPI", "ServerConfig", "create_app", "openapi"]
@@ -46,6 +47,7 @@ _log = logging.getLogger("quicksearch.server")
 
 MAX_SUBJECT_CHARS = 100
 MAX_COMPLETIONS = 20
+MAX_URL_CHARS = 2000
 
 #: Environment variable through which ``quicksearch serve`` hands its options to each worker.
 CONFIG_ENV = "QUICKSEARCH_SERVER_CONFIG"
@@ -137,6 +139,8 @@ def create_app(
             data = await run_in_threadpool(work, request.query_params)
         except InvalidArgumentError as exc:
             return _error(400, exc.message, exc.hint)
+        except PageNotFoundError as exc:
+            return _error(404, exc.message, exc.hint)
         except QuickSearchError as exc:
             _log.error("search failed: %s", exc)
             return _error(503, exc.message, exc.hint)
@@ -156,6 +160,19 @@ def create_app(
         limit = _int_param(params, "limit", 8, 1, MAX_COMPLETIONS)
         return current().complete(q, limit=limit).to_dict()
 
+    def do_related(params: Mapping[str, str]) -> dict[str, Any]:
+        url = params.get("url", "")
+        if not url or len(url) > MAX_URL_CHARS:
+            raise InvalidArgumentError(
+                f"url is required, at most {MAX_URL_CHARS} characters", hint="pass url=/learn/..."
+            )
+        limit = _int_param(params, "limit", 5, 1, config.max_limit)
+        subject = params.get("subject") or None
+        if subject and len(subject) > MAX_SUBJECT_CHARS:
+            raise InvalidArgumentError(f"subject must be at most {MAX_SUBJECT_CHARS} characters")
+        hits = current().related(url, limit=limit, subject=subject)
+        return {"url": url, "hits": [hit.to_dict() for hit in hits]}
+
     def do_health(params: Mapping[str, str]) -> dict[str, Any]:
         facts = current().stats()
         return {
@@ -172,6 +189,9 @@ def create_app(
 
     async def suggest(request: Request) -> Response:
         return await api(request, do_suggest)
+
+    async def related(request: Request) -> Response:
+        return await api(request, do_related)
 
     async def health(request: Request) -> Response:
         return await api(request, do_health)
@@ -235,6 +255,7 @@ def create_app(
             Route("/", page, methods=["GET"]),
             Route("/search", search, methods=["GET"]),
             Route("/suggest", suggest, methods=["GET"]),
+            Route("/related", related, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
         ],
@@ -402,6 +423,54 @@ def openapi(config: ServerConfig) -> dict[str, Any]:
                             },
                         },
                         "400": _ERROR,
+                    },
+                }
+            },
+            "/related": {
+                "get": {
+                    "summary": "The pages most like one page (never itself nor its twins)",
+                    "parameters": [
+                        _param(
+                            "url",
+                            {"type": "string", "minLength": 1, "maxLength": MAX_URL_CHARS},
+                            "The page's url, as its front matter has it",
+                        ),
+                        _param(
+                            "limit",
+                            {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": config.max_limit,
+                                "default": 5,
+                            },
+                            "Most pages to return",
+                        ),
+                        _param(
+                            "subject",
+                            {"type": "string", "maxLength": MAX_SUBJECT_CHARS},
+                            "Only pages of this subject (any spelling)",
+                        ),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Related pages, best first",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "url": {"type": "string"},
+                                            "hits": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Hit"},
+                                            },
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": _ERROR,
+                        "404": _ERROR,
                     },
                 }
             },

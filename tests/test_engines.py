@@ -451,3 +451,104 @@ def test_an_index_of_another_schema_version_says_rebuild(typesense: LocalCluster
         timeout=60,
     )
     assert run.returncode == 6 and "Traceback" not in run.stderr
+
+
+# -- related questions ---------------------------------------------------------------------------
+
+
+def _related_pages(src: Path) -> None:
+    pages = [
+        (
+            "/bio/osmosis",
+            "How does osmosis move water across a membrane?",
+            "Biology",
+            "Osmosis moves water through a semipermeable membrane toward more solute.",
+        ),
+        (
+            "/bio/osmosis-twin",
+            "How does osmosis move water across a membrane?",
+            "Biology",
+            "The same question, asked again: water crosses the membrane by osmosis.",
+        ),
+        (
+            "/bio/diffusion",
+            "What is diffusion across a cell membrane?",
+            "Biology",
+            "Diffusion spreads solute particles across a membrane from high to low concentration.",
+        ),
+        (
+            "/chem/solutions",
+            "What makes a solution hypertonic?",
+            "Chemistry",
+            "A hypertonic solution holds more solute than the cell, so water leaves by osmosis.",
+        ),
+        (
+            "/phys/levers",
+            "How do levers multiply force?",
+            "Physics",
+            "A lever trades distance for force around a fulcrum.",
+        ),
+        (
+            "/hist/zanzibar",
+            "Who ruled the sultanate of Zanzibar?",
+            "History",
+            "Zanzibar's sultans grew cloves on the islands.",
+        ),
+    ]
+    for i, (url, question, subject, answer) in enumerate(pages):
+        write_page(src, f"p{i}.md", url=url, question=question, subject=subject, answer=answer)
+
+
+def test_related_on_both_engines(location: str, tmp_path: Path) -> None:
+    from quicksearch import PageNotFoundError
+
+    _related_pages(tmp_path / "src")
+    build_index(tmp_path / "src", location, jobs=1)
+    with open_index(location) as ix:
+        related = [h.url for h in ix.related("/bio/osmosis")]
+        # Never the page itself, nor the page asking its question; the closest first.
+        assert "/bio/osmosis" not in related and "/bio/osmosis-twin" not in related
+        assert related[:2] == ["/bio/diffusion", "/chem/solutions"] or related[:2] == [
+            "/chem/solutions",
+            "/bio/diffusion",
+        ]
+        assert "/hist/zanzibar" not in related
+        hit = ix.related("/bio/osmosis", limit=1)[0]
+        assert hit.title and hit.snippet and "<mark>" in hit.title_html + hit.snippet
+        assert [h.url for h in ix.related("/bio/osmosis", subject="chemistry")] == [
+            "/chem/solutions"
+        ]
+        assert ix.related("/hist/zanzibar") == []  # no page shares its words
+        with pytest.raises(PageNotFoundError):
+            ix.related("/no/such/page")
+        drafted = ix.related_to("Why does water cross a membrane by osmosis?", limit=3)
+        assert drafted and drafted[0].url in {"/bio/osmosis", "/bio/osmosis-twin"}
+        assert ix.related_to("") == []
+
+
+def test_related_through_cli_and_http(location: str, tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from quicksearch.server import ServerConfig, create_app
+
+    _related_pages(tmp_path / "src")
+    build_index(tmp_path / "src", location, jobs=1)
+    base = [sys.executable, "-m", "quicksearch", "related"]
+    found = subprocess.run(
+        [*base, "/bio/osmosis", "--index", location, "--json", "--limit", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert found.returncode == 0, found.stderr
+    assert len(json.loads(found.stdout)["hits"]) == 2
+    missing = subprocess.run(
+        [*base, "/no/such/page", "--index", location], capture_output=True, text=True, timeout=60
+    )
+    assert missing.returncode == 13 and "Traceback" not in missing.stderr
+    with TestClient(create_app(ServerConfig(index_dir=location))) as client:
+        answer = client.get("/related", params={"url": "/bio/osmosis", "limit": 2})
+        assert answer.status_code == 200 and len(answer.json()["hits"]) == 2
+        assert client.get("/related", params={"url": "/no/such/page"}).status_code == 404
+        assert client.get("/related").status_code == 400
+        assert client.get("/related", params={"url": "/bio/osmosis", "limit": 0}).status_code == 400

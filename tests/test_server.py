@@ -95,7 +95,7 @@ def test_health_reports_generation_and_count(client: TestClient) -> None:
 def test_openapi_describes_every_endpoint(client: TestClient) -> None:
     data = client.get("/openapi.json").json()
     assert data == OPENAPI
-    assert set(data["paths"]) == {"/search", "/suggest", "/health"}
+    assert set(data["paths"]) == {"/search", "/suggest", "/related", "/health"}
     assert data["openapi"].startswith("3.")
 
 
