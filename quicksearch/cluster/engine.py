@@ -439,8 +439,14 @@ class _Query:
         """A long question: candidates from its rarest words, with words dropped while few
         pages hold them all; the total counts the pages with any of those words."""
         df = self.engine._df
-        best = list(dict.fromkeys(self._best(c) for c in self.words))
-        rarest = sorted(best, key=df)[:_LONG_QUERY_WORDS]
+        weight: dict[str, float] = {}
+        for clause in self.words:
+            term = self._best(clause)
+            weight[term] = max(weight.get(term, 0.0), clause.weight)
+        best = list(weight)
+        # The rarest words, a heavier word (written twice; a question word of a page whose
+        # related pages are asked for) counting as a rarer one.
+        rarest = sorted(best, key=lambda t: df(t) / weight[t] ** 2)[:_LONG_QUERY_WORDS]
         any_word = "terms:[" + ",".join(_quote(t) for t in rarest) + "]"
         # Two searches, of every other of those words: a word the pages lack (a summary's
         # "explains", "article") then blocks only one of them; Typesense drops words from the
@@ -451,6 +457,11 @@ class _Query:
             self._text(" ".join(rarest[0::2]), self.restrict, k, drop_tokens_threshold=k),
             self._text(" ".join(rarest[1::2]), self.restrict, k, drop_tokens_threshold=k),
         ]
+        if max(weight.values(), default=1.0) > 1.0:  # the heaviest words on their own too
+            heaviest = sorted(best, key=lambda t: (-weight[t], df(t)))[:4]
+            searches.append(
+                self._text(" ".join(heaviest), self.restrict, k, drop_tokens_threshold=k)
+            )
         results = self._run(searches)
         self._counted(results)
         self.exact = len(best) <= len(rarest)
