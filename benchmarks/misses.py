@@ -9,10 +9,9 @@ applies, in this order) and prints counts per query type with a few examples eac
 - ``not in top 10``: no grade-2 page in the first ten;
 - ``word not in target question``: a query word (any of its forms: correction, completion,
   synonym) is missing from the target's question, so a page holding it there wins;
-- ``wrong correction``: a typo word was corrected to a form the target's question does not hold,
-  while another of its forms is there;
-- ``wrong completion``: a half-typed word was completed, first, to a form the target's
-  question does not hold, while another completion is there;
+- ``wrong completion`` / ``wrong correction``: the first page's question holds the query word
+  only in a form (a completion, a correction) that the target's question lacks, and the target's
+  question holds another of its forms;
 - ``shorter question won``: the first page's question holds every query word too and is shorter;
 - ``another question holds every word too``: as long or longer (the query fits several pages);
 - ``keywords or answer outweighed``: the first page lacks some query word in its question.
@@ -62,13 +61,10 @@ def cause(index, q: dict, hits: list) -> str:  # type: ignore[no-untyped-def,typ
         if not set(variants) & target_question:
             return "word not in target question"
     for word, expansion in zip(parsed.words, forms, strict=True):
-        variants = [v for v, _ in expansion.variants]
-        if word == parsed.prefix and len(variants) > 1:
-            best = max(expansion.variants, key=lambda v: v[1])[0]
-            if best not in target_question and set(variants) & target_question:
-                return "wrong completion"
-        elif expansion.correction and stem(expansion.correction) not in target_question:
-            return "wrong correction"
+        variants = {v for v, _ in expansion.variants}
+        theirs, ours = variants & first, variants & target_question
+        if theirs and ours and theirs.isdisjoint(ours):  # the first page won by another form
+            return "wrong completion" if word == parsed.prefix else "wrong correction"
     if all(set(v for v, _ in e.variants) & first for e in forms):
         if len(first) < len(target_question):
             return "shorter question won"
