@@ -36,13 +36,7 @@ def print_results(console: Console, results: SearchResults) -> None:
         return
     first = (results.page - 1) * results.limit + 1
     for rank, hit in enumerate(results.hits, start=first):
-        line = Text(f"{rank:>3}. ", style="bold")
-        line.append_text(styled(hit.title, hit.title_spans))
-        console.print(line)
-        meta = Text("     ")
-        meta.append(hit.subject or "-", style="cyan")
-        meta.append(f"  {hit.url}", style="dim")
-        console.print(meta, crop=False)
+        _print_hit(console, rank, hit)
         snippet = Text("     ")
         snippet.append_text(styled(hit.snippet_text, hit.snippet_spans))
         console.print(snippet)
@@ -61,13 +55,18 @@ def print_related(console: Console, url: str, hits: list[Hit]) -> None:
         console.print(f"No related pages for {url}.")
         return
     for rank, hit in enumerate(hits, start=1):
-        line = Text(f"{rank:>3}. ", style="bold")
-        line.append_text(styled(hit.title, hit.title_spans))
-        console.print(line)
-        meta = Text("     ")
-        meta.append(hit.subject or "-", style="cyan")
-        meta.append(f"  {hit.url}", style="dim")
-        console.print(meta, crop=False)
+        _print_hit(console, rank, hit)
+
+
+def _print_hit(console: Console, rank: int, hit: Hit) -> None:
+    """A hit's numbered title, then its subject and url."""
+    line = Text(f"{rank:>3}. ", style="bold")
+    line.append_text(styled(hit.title, hit.title_spans))
+    console.print(line)
+    meta = Text("     ")
+    meta.append(hit.subject or "-", style="cyan")
+    meta.append(f"  {hit.url}", style="dim")
+    console.print(meta, crop=False)
 
 
 def print_report(

@@ -8,10 +8,10 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from .analysis import fold_word, load_stemmer
 from .cleaning import canonical_subject
@@ -36,6 +36,8 @@ from .synonyms import SYNONYM_WEIGHT, synonym_map
 __all__ = ["Searcher", "open_index"]
 
 _log = logging.getLogger("quicksearch")
+
+_T = TypeVar("_T")
 
 #: Results asked for beyond ``limit`` in related(): the page itself and its twins drop out.
 _RELATED_EXTRA = 6
@@ -153,6 +155,21 @@ class Searcher:
             raise QuickSearchError("this Searcher is closed", hint="open the index again")
         return self._engine
 
+    def _on_live(self, work: Callable[[Engine], _T]) -> _T:
+        """``work(engine)`` under the lock; when the engine's generation was dropped under it
+        (a cluster rebuild pruned it), switch to the live one and do the work once more."""
+        for attempt in range(2):
+            with self._lock:
+                engine = self._require_engine()
+                try:
+                    return work(engine)
+                except GenerationGoneError:
+                    if attempt:
+                        raise
+            self._location.expire()
+            self.refresh()
+        raise AssertionError("unreachable")
+
     # -- searching ---------------------------------------------------------------------------
 
     def search(
@@ -173,14 +190,7 @@ class Searcher:
         ``boosts`` overrides the field weights for this query (``{"question": 5, "answer": 1}``).
         Never raises on the query text itself.
         """
-        if (
-            isinstance(limit, bool)
-            or not isinstance(limit, int)
-            or not 1 <= limit <= self.settings.max_limit
-        ):
-            raise InvalidArgumentError(
-                f"limit must be an integer from 1 to {self.settings.max_limit}"
-            )
+        self._check_limit(limit)
         if isinstance(page, bool) or not isinstance(page, int) or page < 1:
             raise InvalidArgumentError("page must be an integer of at least 1")
         settings = _with_boosts(self.settings, boosts)
@@ -201,33 +211,20 @@ class Searcher:
         if parsed.long:
             settings = _for_long_query(settings, keep_field_boosts=bool(boosts))
 
-        for attempt in range(2):
-            with self._lock:
-                engine = self._require_engine()
-                expansions = [
-                    _with_synonyms(
-                        expand_word(t, w, engine.vocabulary, is_prefix=w == parsed.prefix),
-                        synonym_map(settings.synonyms).get(t, ()),
-                    )
-                    for t, w in zip(parsed.terms, parsed.words, strict=True)
-                ]
-                try:
-                    rows, total, facets, exact = self._run(
-                        engine,
-                        parsed,
-                        expansions,
-                        subjects,
-                        limit,
-                        page,
-                        settings,
-                        collapse_duplicates,
-                    )
-                    break
-                except GenerationGoneError:
-                    if attempt:
-                        raise
-            self._location.expire()  # a newer generation is live: switch, then ask again
-            self.refresh()
+        def work(engine: Engine) -> tuple[list[Expansion], Rows]:
+            expansions = [
+                _with_synonyms(
+                    expand_word(t, w, engine.vocabulary, is_prefix=w == parsed.prefix),
+                    synonym_map(settings.synonyms).get(t, ()),
+                )
+                for t, w in zip(parsed.terms, parsed.words, strict=True)
+            ]
+            found = self._run(
+                engine, parsed, expansions, subjects, limit, page, settings, collapse_duplicates
+            )
+            return expansions, found
+
+        expansions, (rows, total, facets, exact) = self._on_live(work)
         terms = parsed.highlight_terms | {t for e in expansions for t, _ in e.variants}
         hits = [self._hit(row, score, terms) for row, score in rows]
         return SearchResults(
@@ -295,8 +292,7 @@ class Searcher:
         candidates to one subject. Raises :class:`PageNotFoundError` for an unknown url."""
         self._check_limit(limit)
         self.refresh()
-        with self._lock:
-            row = self._require_engine().page(url)
+        row = self._on_live(lambda engine: engine.page(url))
         if row is None:
             raise PageNotFoundError(f"no page with url {url!r} in the index")
         keywords = str(row.get("keywords") or "")
@@ -332,22 +328,17 @@ class Searcher:
     ) -> list[Hit]:
         settings = _for_long_query(self.settings, keep_field_boosts=False)
         subjects = [subject_key(canonical_subject(subject))] if subject else []
-        for attempt in range(2):
-            with self._lock:
-                engine = self._require_engine()
-                clauses = like_clauses(question, keywords, answer, engine.vocabulary.df)
-                if not clauses:
-                    return []
-                try:
-                    rows = engine.run(
-                        clauses, [], (), (), subjects, 0, limit + _RELATED_EXTRA, True, settings
-                    ).rows
-                    break
-                except GenerationGoneError:
-                    if attempt:
-                        raise
-            self._location.expire()
-            self.refresh()
+
+        def work(engine: Engine) -> tuple[list[Clause], list[tuple[dict[str, Any], float]]]:
+            clauses = like_clauses(question, keywords, answer, engine.vocabulary.df)
+            if not clauses:
+                return [], []
+            wanted = limit + _RELATED_EXTRA
+            return clauses, engine.run(
+                clauses, [], (), (), subjects, 0, wanted, True, settings
+            ).rows
+
+        clauses, rows = self._on_live(work)
         own_url = page.get("url") if page else None
         own_question = question_key(question) if page else None
         terms = frozenset(t for c in clauses for t, _ in c.variants)
@@ -388,14 +379,7 @@ class Searcher:
     def stats(self) -> IndexStats:
         """Document count, size, build time, schema version and per-subject counts."""
         self.refresh()
-        try:
-            with self._lock:
-                return self._require_engine().stats()
-        except GenerationGoneError:
-            self._location.expire()
-            self.refresh()
-            with self._lock:
-                return self._require_engine().stats()
+        return self._on_live(lambda engine: engine.stats())
 
 
 def _with_synonyms(expansion: Expansion, synonyms: Iterable[str]) -> Expansion:

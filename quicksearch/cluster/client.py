@@ -102,6 +102,14 @@ class Cluster:
                 connection, fresh = self._connection(i, fresh=True)
         raise AssertionError("unreachable")
 
+    def each_node(self) -> list[Cluster]:
+        """A client per node, asking that node only (to see what each one holds)."""
+        key = self._headers["X-TYPESENSE-API-KEY"]
+        return [
+            Cluster(ClusterLocation((node,), self.location.collection), api_key=key)
+            for node in self.location.nodes
+        ]
+
     def stick_to_leader(self) -> None:
         """Send every request to the leader first (a writer reads back what it wrote, which
         followers see a moment later); other nodes stay the fallback."""

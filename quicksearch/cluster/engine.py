@@ -37,7 +37,6 @@ _ALIAS_CHECK_SECONDS = 1.0
 _PER_SEARCH = 40
 #: At most this many forms of one word are searched for candidates.
 _FORMS_PER_WORD = 4
-_SPLIT = True
 #: A word being typed: its commonest completions searched one by one, this many candidates each.
 _COMPLETIONS_SEARCHED = 4
 _PER_COMPLETION = 10
@@ -214,12 +213,6 @@ class ClusterEngine:
             [{"q": "*", "per_page": 0, "facet_by": "subject", "max_facet_values": 1000}],
             {},
         )[0]
-        subjects = {
-            str(c["value"]): int(c["count"])
-            for f in result.get("facet_counts", [])
-            for c in f.get("counts", [])
-            if c.get("value")
-        }
         return IndexStats(
             documents=int(result.get("found", 0)),
             size_bytes=0,
@@ -227,7 +220,7 @@ class ClusterEngine:
             schema_version=int(self.stats_data.get("schema_version", 0)),
             generation=self.name,
             index_dir=str(self.location),
-            subjects=dict(sorted(subjects.items(), key=lambda kv: (-kv[1], kv[0]))),
+            subjects=_by_count(_facet_counts(result)),
         )
 
 
@@ -298,7 +291,7 @@ class _Query:
         groups = [searches[: self._counts]] if self._counts else []
         rest = searches[self._counts :]
         if rest:
-            half = (len(rest) + 1) // 2 if _SPLIT else len(rest)
+            half = (len(rest) + 1) // 2
             groups += [g for g in (rest[:half], rest[half:]) if g]
         results = self.engine.cluster.parallel_search(self.engine.name, groups, self.common)
         for i, result in enumerate(results):
@@ -326,25 +319,20 @@ class _Query:
         """Read what :meth:`_counting` asked; returns the unfiltered count of pages."""
         total, facets = results[0], results[1] if self.filtered else results[0]
         self.total = int(total.get("found", 0))
-        counts: dict[str, int] = {}
-        for facet in facets.get("facet_counts", []):
-            for item in facet.get("counts", []):
-                if item.get("value"):
-                    counts[str(item["value"])] = int(item["count"])
+        counts = _facet_counts(facets)
         unfiltered = int(facets.get("found", 0))
         if self.collapse:
             repeats = results[2 if self.filtered else 1 : self._counts]
             in_total, in_facets = repeats[0], repeats[-1]
             self.total -= _surplus(in_total, by_subject=False).get("", 0)
-            for subject, surplus in _surplus(in_facets, by_subject=True).items():
+            by_subject = _surplus(in_facets, by_subject=True)
+            for subject, surplus in by_subject.items():
                 if subject in counts:
                     counts[subject] -= surplus
-            unfiltered -= sum(_surplus(in_facets, by_subject=True).values())
+            unfiltered -= sum(by_subject.values())
             if any(int(r.get("found", 0)) > _REPEATED_PAGES for r in repeats):
                 self.exact = False  # more repeated pages than were looked at
-        self.facets = dict(
-            sorted(((k, v) for k, v in counts.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))
-        )
+        self.facets = _by_count({k: v for k, v in counts.items() if v > 0})
         return unfiltered
 
     def _forms(self, clause: Clause) -> list[str]:
@@ -483,11 +471,9 @@ class CandidateRanker(Ranker):
             field: [f" {d.get(key, '')} " for d in docs] for field, key in _FIELD_OF.items()
         }
         self._lengths = {
-            field: quantized_lengths(np.array([t.count(" ") - 1 for t in texts]))
+            field: quantized_lengths(np.array([len(t.split()) for t in texts]))
             for field, texts in self._texts.items()
         }
-        for field, texts in self._texts.items():  # an empty field has no terms
-            self._lengths[field][[i for i, t in enumerate(texts) if not t.strip()]] = 0
         self._setup(
             [d.get("subject", "") for d in docs],
             [d.get("question_key", "") for d in docs],
@@ -537,6 +523,21 @@ class CandidateRanker(Ranker):
                 )
             )
         return out
+
+
+def _facet_counts(result: dict[str, Any]) -> dict[str, int]:
+    """Subject -> count, from a result faceted by subject."""
+    return {
+        str(item["value"]): int(item["count"])
+        for facet in result.get("facet_counts", [])
+        for item in facet.get("counts", [])
+        if item.get("value")
+    }
+
+
+def _by_count(counts: dict[str, int]) -> dict[str, int]:
+    """Most first, then by name (as the embedded engine orders facets)."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _surplus(result: dict[str, Any], *, by_subject: bool) -> dict[str, int]:

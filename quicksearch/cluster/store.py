@@ -94,10 +94,9 @@ class Statistics:
 
     def page(self, doc: Document) -> dict[str, Any]:
         """The cluster document of a page, counting its statistics."""
-        question_words = kept_words(doc.question)
-        question_words = list(question_words)  # kept_words caches its last result
-        keyword_words = kept_words(KEYWORD_SEPARATOR.join(doc.keywords))
-        keyword_words = list(keyword_words)
+        # Copies: kept_words keeps its last result, which the next call replaces.
+        question_words = list(kept_words(doc.question))
+        keyword_words = list(kept_words(KEYWORD_SEPARATOR.join(doc.keywords)))
         answer_words = list(kept_words(doc.answer))
         self.words.update(question_words)
         self.words.update(keyword_words)

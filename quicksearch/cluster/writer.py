@@ -32,7 +32,7 @@ from ..indexer import (
     _with_progress,
 )
 from ..location import ClusterLocation
-from ..models import BuildReport, Document
+from ..models import BuildReport, Document, SkippedFile
 from ..sources import OK, SourceRecord, SourceTable, records_for_documents
 from .client import Cluster
 from .store import (
@@ -68,8 +68,6 @@ def _pages(
     items: Iterable[tuple[SourceRecord, Document | None]], ticker: _Ticker, stats: Statistics
 ) -> Iterable[tuple[SourceTable, list[dict[str, Any]], list[Any]]]:
     """Cluster documents in batches; the last batch carries the source table."""
-    from ..models import SkippedFile
-
     records: dict[str, SourceRecord] = {}
     extra: list[SkippedFile] = []
     seen: set[str] = set()
@@ -108,11 +106,7 @@ def _now() -> str:
 def _wait_replicated(cluster: Cluster, collection: str, documents: int) -> None:
     """Until every node answers with the whole collection (followers lag the leader)."""
     deadline = time.monotonic() + _REPLICATION_WAIT
-    single = [
-        Cluster(ClusterLocation((node,), cluster.location.collection), api_key=_key(cluster))
-        for node in cluster.location.nodes
-    ]
-    for node in single:
+    for node in cluster.each_node():
         while True:
             try:
                 info = node.collection(collection)
@@ -127,10 +121,6 @@ def _wait_replicated(cluster: Cluster, collection: str, documents: int) -> None:
                     hint="check the cluster's health and run the build again",
                 )
             time.sleep(0.1)
-
-
-def _key(cluster: Cluster) -> str:
-    return str(cluster._headers["X-TYPESENSE-API-KEY"])
 
 
 def _live_documents(cluster: Cluster, alias: str) -> tuple[str | None, int | None]:
@@ -191,10 +181,7 @@ def build_cluster(
             indexed = stats.documents
             _mark_repeated(cluster, name, stats.repeated(), set())
             _guard(live_count, (live_count or 0) - indexed, max_drop, force, "replace the index")
-            meta = stats.to_json(_now(), mode)
-            write_meta(cluster, alias, name, "stats", meta["stats"])
-            write_meta(cluster, alias, name, "vocabulary", meta["vocabulary"])
-            write_meta(cluster, alias, name, "sources", _table_json(table))
+            _write_statistics(cluster, alias, name, stats, table, mode)
             _wait_replicated(cluster, name, indexed)
         except BaseException:
             with contextlib.suppress(QuickSearchError):  # else the next writer drops it
@@ -206,10 +193,9 @@ def build_cluster(
         # Searchers may still be on the previous "previous" for a moment: retire it, not drop.
         set_history(cluster, alias, live, retired=past.get("previous"))
         _prune(cluster, alias, kept_generations(name, history(cluster, alias)))
-    shown_root = None if kind == "documents" else Path(source)  # type: ignore[arg-type]
     return BuildReport(
         indexed=indexed,
-        skipped=tuple(table.skipped(shown_root) + extra),
+        skipped=_skipped(table, extra, kind, source),
         excluded=sum(r.status == "excluded" for r in table.records.values()),
         seconds=round(time.perf_counter() - started, 3),
         index_dir=str(location),
@@ -230,8 +216,21 @@ def _mark_repeated(cluster: Cluster, collection: str, repeated: set[str], marked
         cluster.import_documents(collection, updates[i : i + _BATCH], action="update")
 
 
-def _table_json(table: SourceTable) -> dict[str, Any]:
-    return {"kind": table.kind, "records": {k: r.to_row() for k, r in table.records.items()}}
+def _write_statistics(
+    cluster: Cluster, alias: str, name: str, stats: Statistics, table: SourceTable, mode: str
+) -> None:
+    """What searchers load (statistics, vocabulary) and what the next update compares
+    against (the sources), for generation ``name``."""
+    meta = stats.to_json(_now(), mode)
+    write_meta(cluster, alias, name, "stats", meta["stats"])
+    write_meta(cluster, alias, name, "vocabulary", meta["vocabulary"])
+    records = {k: r.to_row() for k, r in table.records.items()}
+    write_meta(cluster, alias, name, "sources", {"kind": table.kind, "records": records})
+
+
+def _skipped(table: SourceTable, extra: list[Any], kind: str, source: Any) -> tuple[Any, ...]:
+    """The report's skipped pages, with paths under the source folder (if it is one)."""
+    return tuple(table.skipped(None if kind == "documents" else Path(source)) + extra)
 
 
 def update_cluster(
@@ -300,14 +299,10 @@ def update_cluster(
         # Written pages start unmarked; mark (or unmark) where the repetition changed.
         rewritten = {p["id"] for p in changed}
         _mark_repeated(cluster, live, stats.repeated(), (was_repeated & seen) - rewritten)
-        meta = stats.to_json(_now(), "update")
-        write_meta(cluster, alias, live, "stats", meta["stats"])
-        write_meta(cluster, alias, live, "vocabulary", meta["vocabulary"])
-        write_meta(cluster, alias, live, "sources", _table_json(table))
-    shown_root = None if kind == "documents" else Path(source)  # type: ignore[arg-type]
+        _write_statistics(cluster, alias, live, stats, table, "update")
     return BuildReport(
         indexed=len(changed),
-        skipped=tuple(table.skipped(shown_root) + extra),
+        skipped=_skipped(table, extra, kind, source),
         excluded=sum(r.status == "excluded" for r in table.records.values()),
         seconds=round(time.perf_counter() - started, 3),
         index_dir=str(location),
