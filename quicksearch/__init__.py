@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .analytics import QueryLog, QueryReport, build_report
 from .config import SCHEMA_VERSION, Settings
 from .errors import (
     ClusterAuthError,
@@ -28,6 +29,7 @@ from .errors import (
     InvalidSourceError,
     NoPreviousGenerationError,
     PageNotFoundError,
+    QueryLogError,
     QuickSearchError,
     RebuildRefusedError,
 )
@@ -56,6 +58,9 @@ __all__ = [
     "InvalidSourceError",
     "NoPreviousGenerationError",
     "PageNotFoundError",
+    "QueryLog",
+    "QueryLogError",
+    "QueryReport",
     "QuickSearchError",
     "RebuildRefusedError",
     "SearchResults",
@@ -64,6 +69,7 @@ __all__ = [
     "SkippedFile",
     "__version__",
     "build_index",
+    "build_report",
     "load_synonyms",
     "open_index",
     "rollback",

@@ -392,6 +392,13 @@ def stats(index_dir: str, as_json: bool) -> None:
 )
 @synonyms_option
 @click.option(
+    "--query-log",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Append each search and result click to FILE as JSON lines (see: quicksearch report).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -406,15 +413,18 @@ def serve(
     cors_origins: tuple[str, ...],
     link_base: str,
     synonyms: str | None,
+    query_log: str | None,
     log_level: str,
 ) -> None:
-    """Serve the index over HTTP: a JSON API (/search, /suggest, /health, /openapi.json)
-    and a search page at /. A rebuild of the index is picked up without a restart.
+    """Serve the index over HTTP: a JSON API (/search, /suggest, /related, /click, /health,
+    /metrics, /openapi.json) and a search page at /. A rebuild of the index is picked up
+    without a restart.
 
     \b
     Example:
         quicksearch serve --index index_data --port 8080
         quicksearch serve --host 0.0.0.0 --workers 2 --cors-origin https://example.org
+        quicksearch serve --query-log /var/log/quicksearch/queries.jsonl
     """
     try:
         from .server import ServerConfig
@@ -432,7 +442,12 @@ def serve(
         cors_origins=cors_origins,
         link_base=link_base.rstrip("/"),
         synonyms=load_synonyms(synonyms) if synonyms else (),
+        query_log=os.path.abspath(query_log) if query_log else None,
     )
+    if query_log:
+        from .analytics import QueryLog
+
+        QueryLog(query_log).close()  # say now, not in every worker, that it cannot be written
     # Fail here, with the usual message and exit code, rather than in every worker.
     with open_index(index_dir) as searcher:
         documents = searcher.stats().documents
@@ -441,6 +456,59 @@ def serve(
         err=True,
     )
     run_server(config, host=host, port=port, workers=workers, log_level=log_level)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--since", metavar="WHEN", help="From this moment: 2026-12-01, 2026-12-01T06:00, 7d.")
+@click.option("--until", metavar="WHEN", help="Up to (not including) this moment.")
+@click.option(
+    "--top", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Rows per table."
+)
+@click.option(
+    "--min-searches",
+    type=click.IntRange(1),
+    default=3,
+    show_default=True,
+    help="Searches a query needs to be listed as rarely clicked.",
+)
+@click.option(
+    "--rotated", is_flag=True, help="Also read FILE.1, FILE.2.gz, ... (logrotate's old files)."
+)
+@json_option
+@handle_errors
+def report(
+    files: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    top: int,
+    min_searches: int,
+    rotated: bool,
+    as_json: bool,
+) -> None:
+    """What visitors searched for, from the query log of `quicksearch serve --query-log`:
+    top queries, queries with no result (pages to write), rarely clicked queries, the slowest,
+    and searches per subject.
+
+    \b
+    Example:
+        quicksearch report queries.jsonl --since 7d
+        quicksearch report queries.jsonl --rotated --json > report.json
+    """
+    from .analytics import build_report, report_files
+    from .render import print_query_report, to_json
+
+    paths: list[Any] = []
+    for name in files:
+        found = report_files(name) if rotated else [name]
+        if not found:
+            raise QuickSearchError(f"no query log at {name}", hint="pass the --query-log file")
+        paths.extend(found)
+    result = build_report(paths, since=since, until=until, top=top, min_searches=min_searches)
+    if as_json:
+        click.echo(to_json(result.to_dict()))
+    else:
+        print_query_report(_console(), result)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -89,3 +89,10 @@ class PageNotFoundError(QuickSearchError):
 
     exit_code = 13
     default_hint = "give the url exactly as the page's front matter has it"
+
+
+class QueryLogError(QuickSearchError):
+    """The query log cannot be opened for writing."""
+
+    exit_code = 14
+    default_hint = "pass a file in a folder this user can write to --query-log"

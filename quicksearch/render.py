@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from .analytics import QueryReport, QueryStats
 from .models import BuildReport, Hit, IndexStats, SearchResults
 
 MARK_STYLE = "bold yellow"
@@ -147,3 +148,66 @@ class ProgressBar:
         if self._task is None:
             self._task = self._progress.add_task("", total=total)
         self._progress.update(self._task, completed=done)
+
+
+def print_query_report(console: Console, report: QueryReport) -> None:
+    """The query report as tables: what visitors searched for and what they did not find."""
+    from rich.table import Table
+
+    window = f"{report.first_event or '-'} to {report.last_event or '-'}"
+    console.print(Text(f"Searches {window}", style="bold"))
+    zero_share = report.zero_result_searches / report.searches if report.searches else 0.0
+    console.print(
+        f"{report.searches} searches ({report.typing_folded} typed on the way to another), "
+        f"{report.distinct_queries} distinct queries, {report.clicks} clicks, "
+        f"{report.zero_result_searches} with no result ({zero_share:.1%})"
+    )
+    if report.latency_ms_p50 is not None:
+        console.print(f"latency: p50 {report.latency_ms_p50} ms, p95 {report.latency_ms_p95} ms")
+    if report.damaged_lines:
+        console.print(Text(f"{report.damaged_lines} damaged lines skipped", style="yellow"))
+
+    def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        if not rows:
+            return
+        out = Table(title=title, title_justify="left", title_style="bold", show_edge=False)
+        for i, name in enumerate(columns):
+            out.add_column(name, justify="left" if i == 0 else "right", overflow="fold")
+        for row in rows:
+            out.add_row(*("-" if cell is None else str(cell) for cell in row))
+        console.print()
+        console.print(out)
+
+    def ctr(s: QueryStats) -> str:
+        return f"{s.click_through:.0%}"
+
+    table(
+        "Top queries",
+        ["query", "searches", "no result", "click-through"],
+        [[s.query, s.searches, s.zero_results, ctr(s)] for s in report.top_queries],
+    )
+    table(
+        "No results: pages to write",
+        ["query", "searches", "suggested"],
+        [[s.query, s.zero_results, s.suggestion] for s in report.zero_result_queries],
+    )
+    table(
+        "Rarely clicked: ranking to check",
+        ["query", "searches", "click-through", "mean clicked rank"],
+        [[s.query, s.searches, ctr(s), s.mean_click_rank] for s in report.rarely_clicked],
+    )
+    table(
+        "Clicked",
+        ["query", "clicks", "click-through", "mean clicked rank"],
+        [[s.query, s.clicks, ctr(s), s.mean_click_rank] for s in report.clicked_queries],
+    )
+    table(
+        "Slowest",
+        ["query", "max ms", "mean ms", "searches"],
+        [[s.query, s.max_ms, s.mean_ms, s.searches] for s in report.slowest_queries],
+    )
+    table(
+        "By subject (filter, else the first result's)",
+        ["subject", "searches", "no result"],
+        [[s.subject, s.searches, s.zero_results] for s in report.subjects],
+    )

@@ -96,6 +96,12 @@ class Searcher:
     def closed(self) -> bool:
         return self._engine is None
 
+    @property
+    def generation(self) -> str:
+        """Name of the index generation that answers searches now."""
+        with self._lock:
+            return self._require_engine().name
+
     def refresh(self) -> bool:
         """Switch to the live generation if a rebuild replaced it; return True if it did.
 
@@ -285,6 +291,11 @@ class Searcher:
             snippet_spans=snippet.spans,
             title_spans=title.spans,
         )
+
+    def has_page(self, url: str) -> bool:
+        """Whether a page with this url is searchable (indexed and not ``no_index``)."""
+        self.refresh()
+        return self._on_live(lambda engine: engine.page(url)) is not None
 
     def related(self, url: str, *, limit: int = 5, subject: str | None = None) -> list[Hit]:
         """The pages most like the page at ``url``, best first: never that page, nor pages

@@ -5,11 +5,14 @@ Endpoints (see :data:`OPENAPI` for the full description, served at ``/openapi.js
 - ``GET /search?q=&page=&limit=&subject=``: the same JSON object as ``quicksearch search --json``;
 - ``GET /suggest?q=&limit=``: completions of the last word, for an autocomplete list;
 - ``GET /related?url=&limit=&subject=``: the pages most like one page (404 for an unknown url);
+- ``POST /click``: which result a visitor opened (the page's beacon), for the query report;
 - ``GET /health``: index generation and document count, for monitoring;
+- ``GET /metrics``: Prometheus metrics (requests, latency, zero-result searches, clicks, index);
 - ``GET /``: a self-contained search-as-you-type page.
 
 One Searcher serves every request of a process; a background task switches it to a new index
-generation (a nightly rebuild) while requests keep being answered from the old one.
+generation (a nightly rebuild) while requests keep being answered from the old one. With a
+query log (:class:`~quicksearch.analytics.QueryLog`), each search and click becomes a JSON line.
 Bad input gets a 400 with ``{"error": ..., "hint": ...}``; nothing a client sends causes a 500.
 """
 
@@ -22,6 +25,7 @@ import html
 import json
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -35,10 +39,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
+from .analytics import QueryLog, new_search_id, normalise_query
 from .config import DEFAULT_SETTINGS, Settings
 from .errors import InvalidArgumentError, PageNotFoundError, QuickSearchError
+from .metrics import CONTENT_TYPE, MULTIPROC_ENV, ServerMetrics, prepare_multiprocess_dir
 from .searcher import Searcher
 
 __all__ = ["OPENAPI", "ServerConfig", "create_app", "openapi"]
@@ -48,6 +55,8 @@ _log = logging.getLogger("quicksearch.server")
 MAX_SUBJECT_CHARS = 100
 MAX_COMPLETIONS = 20
 MAX_URL_CHARS = 2000
+#: Largest /click body accepted, in bytes.
+MAX_CLICK_BYTES = 4096
 
 #: Environment variable through which ``quicksearch serve`` hands its options to each worker.
 CONFIG_ENV = "QUICKSEARCH_SERVER_CONFIG"
@@ -69,6 +78,8 @@ class ServerConfig:
     #: Seconds between checks for a new index generation.
     refresh_seconds: float = 1.0
     synonyms: tuple[tuple[str, ...], ...] = field(default=())
+    #: Append each search and click to this JSON-lines file (None: record nothing).
+    query_log: str | None = None
 
     def to_env(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -128,10 +139,12 @@ def create_app(
     config = config or ServerConfig()
     if config.synonyms and settings.synonyms != config.synonyms:
         settings = dataclasses.replace(settings, synonyms=config.synonyms)
-    state: dict[str, Searcher] = {}
+    state = _State()
+    metrics = ServerMetrics()
 
     def current() -> Searcher:
-        return state["searcher"]
+        assert state.searcher is not None, "the app's lifespan has not started"
+        return state.searcher
 
     async def api(request: Request, work: Callable[[Mapping[str, str]], Any]) -> Response:
         try:
@@ -147,13 +160,34 @@ def create_app(
         return _JSON(data, headers={"Cache-Control": "no-cache"})
 
     def do_search(params: Mapping[str, str]) -> dict[str, Any]:
+        started = time.perf_counter()
         q = _query_param(params, config)
         limit = _int_param(params, "limit", 10, 1, config.max_limit)
         page = _int_param(params, "page", 1, 1, config.max_page)
-        subject = params.get("subject") or None
-        if subject and len(subject) > MAX_SUBJECT_CHARS:
-            raise InvalidArgumentError(f"subject must be at most {MAX_SUBJECT_CHARS} characters")
-        return current().search(q, limit=limit, page=page, subject=subject).to_dict()
+        subject = _subject_param(params)
+        live = current()
+        results = live.search(q, limit=limit, page=page, subject=subject)
+        data = results.to_dict()
+        if results.total == 0:
+            metrics.zero_results.inc()
+        logged = normalise_query(q)
+        if state.log is not None and (logged or subject):
+            data["search_id"] = search_id = new_search_id()
+            state.log.record(
+                "search",
+                q=logged,
+                subject=subject,
+                page=page,
+                total=results.total,
+                hits=len(results.hits),
+                suggestion=results.suggestion,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+                gen=live.generation,
+                top=results.hits[0].subject if results.hits else None,
+                typing=params.get("typing") in ("1", "true"),
+                id=search_id,
+            )
+        return data
 
     def do_suggest(params: Mapping[str, str]) -> dict[str, Any]:
         q = _query_param(params, config)
@@ -167,10 +201,7 @@ def create_app(
                 f"url is required, at most {MAX_URL_CHARS} characters", hint="pass url=/learn/..."
             )
         limit = _int_param(params, "limit", 5, 1, config.max_limit)
-        subject = params.get("subject") or None
-        if subject and len(subject) > MAX_SUBJECT_CHARS:
-            raise InvalidArgumentError(f"subject must be at most {MAX_SUBJECT_CHARS} characters")
-        hits = current().related(url, limit=limit, subject=subject)
+        hits = current().related(url, limit=limit, subject=_subject_param(params))
         return {"url": url, "hits": [hit.to_dict() for hit in hits]}
 
     def do_health(params: Mapping[str, str]) -> dict[str, Any]:
@@ -195,6 +226,31 @@ def create_app(
 
     async def health(request: Request) -> Response:
         return await api(request, do_health)
+
+    async def click(request: Request) -> Response:
+        body = await _read_limited(request, MAX_CLICK_BYTES)
+        if body is None:
+            return _error(413, f"the body is over {MAX_CLICK_BYTES} bytes")
+        try:
+            report = _click_body(body, config)
+            known = await run_in_threadpool(current().has_page, report["url"])
+        except InvalidArgumentError as exc:
+            return _error(400, exc.message, exc.hint)
+        except QuickSearchError as exc:
+            return _error(503, exc.message, exc.hint)
+        if not known:
+            return _error(422, "no page with this url in the index", "send a url a search returned")
+        metrics.clicks.inc()
+        if state.log is not None:
+            state.log.record("click", **report)
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
+
+    async def metrics_text(request: Request) -> Response:
+        try:
+            body = await run_in_threadpool(metrics.exposition, current().stats)
+        except QuickSearchError as exc:
+            return _error(503, exc.message, exc.hint)
+        return Response(body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-cache"})
 
     async def openapi_json(request: Request) -> Response:
         return _JSON(spec)
@@ -228,7 +284,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         own = searcher is None
-        state["searcher"] = searcher or Searcher(config.index_dir, settings=settings)
+        state.searcher = searcher or Searcher(config.index_dir, settings=settings)
+        if config.query_log:
+            state.log = QueryLog(config.query_log, on_drop=metrics.log_dropped.inc)
         await run_in_threadpool(current().warm)
         task = asyncio.create_task(_follow_rebuilds(current(), config.refresh_seconds))
         try:
@@ -237,16 +295,19 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            if state.log is not None:
+                await run_in_threadpool(state.log.close)
             if own:
                 current().close()
 
-    middleware = []
+    # Outermost, so that every answer is counted, CORS refusals and errors included.
+    middleware = [Middleware(_Instrumented, metrics=metrics)]
     if config.cors_origins:
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(config.cors_origins),
-                allow_methods=["GET"],
+                allow_methods=["GET", "POST"],
                 max_age=600,
             )
         )
@@ -256,13 +317,98 @@ def create_app(
             Route("/search", search, methods=["GET"]),
             Route("/suggest", suggest, methods=["GET"]),
             Route("/related", related, methods=["GET"]),
+            Route("/click", click, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
+            Route("/metrics", metrics_text, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
         ],
         middleware=middleware,
         exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,
     )
+
+
+@dataclass
+class _State:
+    searcher: Searcher | None = None
+    log: QueryLog | None = None
+
+
+class _Instrumented:
+    """ASGI middleware: counts each answer by endpoint and status, and times it."""
+
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            self.metrics.observe(scope["path"], status, time.perf_counter() - started)
+
+
+def _subject_param(params: Mapping[str, str]) -> str | None:
+    subject = params.get("subject") or None
+    if subject and len(subject) > MAX_SUBJECT_CHARS:
+        raise InvalidArgumentError(f"subject must be at most {MAX_SUBJECT_CHARS} characters")
+    return subject
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The request body, or None when it is longer than ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+_SEARCH_ID = frozenset("0123456789abcdef")
+
+
+def _click_body(body: bytes, config: ServerConfig) -> dict[str, Any]:
+    """The validated fields of a /click body: ``{"q", "url", "rank"[, "search_id"]}``."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgumentError(
+            "the body must be a JSON object", hint='send {"q": ..., "url": ..., "rank": 1}'
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidArgumentError("the body must be a JSON object")
+    q, url, rank = data.get("q"), data.get("url"), data.get("rank")
+    search_id = data.get("search_id")
+    if not isinstance(q, str) or len(q) > config.max_query_chars:
+        raise InvalidArgumentError(f"q must be a string of at most {config.max_query_chars} chars")
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS:
+        raise InvalidArgumentError(f"url must be a string of 1 to {MAX_URL_CHARS} characters")
+    highest = config.max_limit * config.max_page
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= highest:
+        raise InvalidArgumentError(f"rank must be a whole number from 1 to {highest}")
+    if search_id is not None and (
+        not isinstance(search_id, str)
+        or not 0 < len(search_id) <= 32
+        or not set(search_id) <= _SEARCH_ID
+    ):
+        raise InvalidArgumentError("search_id must be the search_id a search returned")
+    return {"q": normalise_query(q), "url": url, "rank": rank, "id": search_id}
 
 
 async def _follow_rebuilds(searcher: Searcher, every: float) -> None:
@@ -293,12 +439,22 @@ def app_from_env() -> Starlette:
 
 def serve(config: ServerConfig, *, host: str, port: int, workers: int, log_level: str) -> None:
     """Run the server until interrupted (what ``quicksearch serve`` calls)."""
+    import shutil
     import socket
+    import tempfile
 
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     os.environ[CONFIG_ENV] = config.to_env()
+    own_metrics_dir = None
+    if os.environ.get(MULTIPROC_ENV):
+        prepare_multiprocess_dir(os.environ[MULTIPROC_ENV])
+    elif workers > 1:
+        # Workers are spawned and import prometheus_client afresh: they see this and share
+        # their counters through files in it.
+        own_metrics_dir = tempfile.mkdtemp(prefix="quicksearch-metrics-")
+        os.environ[MULTIPROC_ENV] = own_metrics_dir
     uv_config = uvicorn.Config(
         "quicksearch.server:app_from_env",
         factory=True,
@@ -310,16 +466,20 @@ def serve(config: ServerConfig, *, host: str, port: int, workers: int, log_level
         server_header=False,
         proxy_headers=True,
     )
-    if workers == 1:
-        uvicorn.Server(uv_config).run()
-        return
-    sock = uv_config.bind_socket()
-    if sock.family in (socket.AF_INET, socket.AF_INET6):
-        # uvicorn's shared socket has proto 0, so asyncio leaves Nagle on for the connections
-        # it accepts, and keep-alive responses stall ~40 ms on delayed ACKs. Say it is TCP.
-        sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
-    with contextlib.suppress(KeyboardInterrupt):
-        Multiprocess(uv_config, sockets=[sock]).run()
+    try:
+        if workers == 1:
+            uvicorn.Server(uv_config).run()
+            return
+        sock = uv_config.bind_socket()
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            # uvicorn's shared socket has proto 0, so asyncio leaves Nagle on for the
+            # connections it accepts, and keep-alive responses stall ~40 ms on delayed ACKs.
+            sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+        with contextlib.suppress(KeyboardInterrupt):
+            Multiprocess(uv_config, sockets=[sock]).run()
+    finally:
+        if own_metrics_dir:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
 
 
 def _param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -382,6 +542,12 @@ def openapi(config: ServerConfig) -> dict[str, Any]:
                             "subject",
                             {"type": "string", "maxLength": MAX_SUBJECT_CHARS},
                             "Only this subject (any spelling); unknown subjects match nothing",
+                        ),
+                        _param(
+                            "typing",
+                            {"type": "boolean", "default": False},
+                            "Sent while the visitor is still typing (search as you type): the "
+                            "query report folds it into the longer query typed next",
                         ),
                     ],
                     "responses": {
@@ -474,6 +640,41 @@ def openapi(config: ServerConfig) -> dict[str, Any]:
                     },
                 }
             },
+            "/click": {
+                "post": {
+                    "summary": "Report which result a visitor opened (for the query report)",
+                    "description": "What the search page's beacon sends. No cookies are read or "
+                    "set and nothing about the visitor is recorded.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Click"}},
+                            "text/plain": {"schema": {"$ref": "#/components/schemas/Click"}},
+                        },
+                    },
+                    "responses": {
+                        "204": {"description": "Recorded"},
+                        "400": _ERROR,
+                        "413": _ERROR,
+                        "422": {
+                            "description": "No page with this url is in the index",
+                            "content": _ERROR["content"],
+                        },
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (text exposition format)",
+                    "responses": {
+                        "200": {
+                            "description": "Requests by endpoint and status, latency histogram, "
+                            "zero-result searches, clicks, documents and age of the live index",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
             "/health": {
                 "get": {
                     "summary": "Index generation and document count",
@@ -541,6 +742,30 @@ def openapi(config: ServerConfig) -> dict[str, Any]:
                             "description": "Matching pages per subject",
                         },
                         "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+                        "search_id": {
+                            "type": "string",
+                            "description": "Names this search for /click (only when the "
+                            "server keeps a query log)",
+                        },
+                    },
+                },
+                "Click": {
+                    "type": "object",
+                    "required": ["q", "url", "rank"],
+                    "properties": {
+                        "q": {"type": "string", "maxLength": config.max_query_chars},
+                        "url": {"type": "string", "minLength": 1, "maxLength": MAX_URL_CHARS},
+                        "rank": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": config.max_limit * config.max_page,
+                            "description": "Position of the opened result, 1 = first of page 1",
+                        },
+                        "search_id": {
+                            "type": "string",
+                            "pattern": "^[0-9a-f]{1,32}$",
+                            "description": "The search_id of the search that showed it",
+                        },
                     },
                 },
                 "Completions": {

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,7 +97,14 @@ def test_health_reports_generation_and_count(client: TestClient) -> None:
 def test_openapi_describes_every_endpoint(client: TestClient) -> None:
     data = client.get("/openapi.json").json()
     assert data == OPENAPI
-    assert set(data["paths"]) == {"/search", "/suggest", "/related", "/health"}
+    assert set(data["paths"]) == {
+        "/search",
+        "/suggest",
+        "/related",
+        "/click",
+        "/health",
+        "/metrics",
+    }
     assert data["openapi"].startswith("3.")
 
 
@@ -222,3 +231,135 @@ def test_a_rebuild_is_served_without_a_restart(tmp_path: Path) -> None:
     assert found["hits"][0]["url"] == "/learn/biology/questions/zebrafish-regeneration"
     assert after["documents"] == before["documents"] + 1
     assert after["generation"] != before["generation"]
+
+
+# --- query log, clicks and metrics ----------------------------------------------------------
+
+KNOWN_URL = "/learn/biology/questions/what-triggers-regulated-exocytosis"
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path]]:
+    root = tmp_path_factory.mktemp("logged")
+    build_index(FIXTURES / "pages", root / "ix", jobs=1)
+    log = root / "queries.jsonl"
+    app = create_app(ServerConfig(index_dir=str(root / "ix"), query_log=str(log)))
+    with TestClient(app) as test_client:
+        yield test_client, log
+
+
+def _events(log: Path, count: int) -> list[dict[str, object]]:
+    deadline = time.monotonic() + 10
+    while True:
+        lines = log.read_text("utf-8").splitlines() if log.exists() else []
+        if len(lines) >= count or time.monotonic() > deadline:
+            return [json.loads(line) for line in lines]
+        time.sleep(0.02)
+
+
+def _metric(client: TestClient, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    total = 0.0
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def test_searches_and_clicks_are_logged_without_the_visitor(
+    logged: tuple[TestClient, Path],
+) -> None:
+    client, log = logged
+    before = len(_events(log, 0))
+    found = client.get("/search", params={"q": "  Regulated EXOCYTOSIS ", "typing": "1"}).json()
+    client.get("/search", params={"q": "quokkaberry zzxqv"})
+    headers = {"User-Agent": "secret-agent/1.0", "Cookie": "session=abc123"}
+    clicked = client.post(
+        "/click",
+        json={"q": "regulated exocytosis", "url": KNOWN_URL, "rank": 1,
+              "search_id": found["search_id"]},
+        headers=headers,
+    )  # fmt: skip
+    assert clicked.status_code == 204 and not clicked.content
+    assert "set-cookie" not in clicked.headers
+    events = _events(log, before + 3)[before:]
+    search, miss, click = events
+    assert search["ev"] == "search" and search["q"] == "regulated exocytosis"
+    assert search["typing"] is True and search["total"] >= 1 and search["page"] == 1
+    assert search["id"] == found["search_id"] and search["gen"].startswith("gen-")
+    assert miss["total"] == 0 and miss["hits"] == 0
+    assert click == {**click, "ev": "click", "url": KNOWN_URL, "rank": 1, "id": found["search_id"]}
+    raw = log.read_text("utf-8")
+    for secret in ("testclient", "secret-agent", "abc123", "127.0.0.1"):
+        assert secret not in raw
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[1, 2]",
+        b"null",
+        b'{"q": "x", "url": "/nope", "rank": 1}',
+        b'{"q": "x", "url": "' + KNOWN_URL.encode() + b'", "rank": 0}',
+        b'{"q": "x", "url": "' + KNOWN_URL.encode() + b'", "rank": true}',
+        b'{"q": "x", "url": "' + KNOWN_URL.encode() + b'", "rank": "1"}',
+        b'{"q": 5, "url": "' + KNOWN_URL.encode() + b'", "rank": 1}',
+        b'{"q": "x", "url": "' + KNOWN_URL.encode() + b'", "rank": 1, "search_id": "<b>"}',
+        b'{"q": "x", "url": ["a"], "rank": 1}',
+        b'{"q": "' + b"x" * 600 + b'", "url": "/a", "rank": 1}',
+        b"\xff\xfe{",
+        b"{" * 5000,
+        b'{"q": "x", "url": "/a", "rank": 1, "pad": "' + b"x" * 5000 + b'"}',
+    ],
+)
+def test_junk_clicks_get_a_4xx(logged: tuple[TestClient, Path], body: bytes) -> None:
+    client, _ = logged
+    response = client.post("/click", content=body, headers={"Content-Type": "application/json"})
+    assert 400 <= response.status_code < 500
+    assert response.json()["error"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.one_of(st.binary(max_size=300), st.dictionaries(st.text(max_size=8), st.none()
+       | st.booleans() | st.integers() | st.text(max_size=50), max_size=5).map(
+           lambda d: json.dumps(d).encode())))  # fmt: skip
+def test_no_click_causes_a_server_error(logged: tuple[TestClient, Path], body: bytes) -> None:
+    client, _ = logged
+    assert client.post("/click", content=body).status_code in (204, 400, 413, 422)
+
+
+def test_metrics_count_requests_misses_and_clicks(logged: tuple[TestClient, Path]) -> None:
+    client, _ = logged
+    searches = _metric(client, "quicksearch_http_requests_total", endpoint="/search", status="200")
+    misses = _metric(client, "quicksearch_zero_result_searches_total")
+    clicks = _metric(client, "quicksearch_clicks_total")
+    for q in ("acid", "exocytosis", "zzxqv quokkaberry", "xqzvbnm"):
+        client.get("/search", params={"q": q})
+    client.get("/search", params={"q": "acid", "limit": "0"})  # a 400
+    client.post("/click", json={"q": "acid", "url": KNOWN_URL, "rank": 2})
+    client.post("/click", content=b"junk")
+    after = _metric(client, "quicksearch_http_requests_total", endpoint="/search", status="200")
+    assert after - searches == 4
+    assert _metric(client, "quicksearch_zero_result_searches_total") - misses == 2
+    assert _metric(client, "quicksearch_clicks_total") - clicks == 1
+    assert _metric(client, "quicksearch_http_requests_total", endpoint="/search", status="400") >= 1
+    assert _metric(client, "quicksearch_http_requests_total", endpoint="/click", status="400") >= 1
+    assert _metric(client, "quicksearch_http_request_duration_seconds_count", endpoint="/search")
+    assert _metric(client, "quicksearch_index_documents") == 7
+    assert 0 <= _metric(client, "quicksearch_index_age_seconds") < 3600
+    # Unknown paths share one label value, so a scanner cannot blow up the series count.
+    client.get("/wp-admin.php")
+    assert _metric(client, "quicksearch_http_requests_total", endpoint="other", status="404") >= 1
+
+
+def test_without_a_log_nothing_is_recorded(client: TestClient) -> None:
+    data = client.get("/search", params={"q": "acid"}).json()
+    assert "search_id" not in data
+    assert client.post("/click", json={"q": "acid", "url": KNOWN_URL, "rank": 1}).status_code == 204
