@@ -8,6 +8,7 @@ downloads nothing). Skipped when either is missing, unless QUICKSEARCH_BROWSER_T
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -88,6 +89,10 @@ ENERGY_PAGES = [
 ]
 
 
+#: The query log of each server the fixture started, by its address.
+QUERY_LOGS: dict[str, Path] = {}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -123,8 +128,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     build_index(pages, index_dir, jobs=1)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    QUERY_LOGS[base] = root / "queries.jsonl"
     process = subprocess.Popen(
-        [EXE, "serve", "--index", str(index_dir), "--port", str(port), "--link-base", base],
+        [
+            EXE,
+            "serve",
+            "--index",
+            str(index_dir),
+            "--port",
+            str(port),
+            "--link-base",
+            base,
+            "--query-log",
+            str(QUERY_LOGS[base]),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -255,3 +272,26 @@ def test_results_never_render_markup_from_the_index(page: Page, server: str) -> 
         ".map(e => e.tagName)"
     )
     assert set(tags) <= {"MARK"}
+
+
+def test_the_opened_result_is_reported_to_the_query_log(page: Page, server: str) -> None:
+    log = QUERY_LOGS[server]
+    page.locator("#q").press_sequentially("activation", delay=60)
+    first = page.locator("#results .hit a.title").first
+    expect(first).to_contain_text("activation energy")
+    first.click()
+    target = "/learn/chemistry/questions/activation-energy"
+    page.wait_for_url(server + target)  # the beacon outlives the page that sent it
+    deadline = time.monotonic() + 10
+    while True:
+        events = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+        clicks = [e for e in events if e["ev"] == "click" and e["q"] == "activation"]
+        if clicks or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert len(clicks) == 1, events
+    click = clicks[0]
+    assert click["url"] == target and click["rank"] == 1
+    searches = {e["id"]: e for e in events if e["ev"] == "search"}
+    assert searches[click["id"]]["q"] == "activation"
+    assert searches[click["id"]]["typing"] is True  # made by the page as the visitor typed

@@ -552,3 +552,37 @@ def test_related_through_cli_and_http(location: str, tmp_path: Path) -> None:
         assert client.get("/related", params={"url": "/no/such/page"}).status_code == 404
         assert client.get("/related").status_code == 400
         assert client.get("/related", params={"url": "/bio/osmosis", "limit": 0}).status_code == 400
+
+
+def test_query_log_clicks_and_metrics_on_both_engines(fixture_index: str, tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+    from starlette.testclient import TestClient
+
+    from quicksearch.server import ServerConfig, create_app
+
+    known = "/learn/biology/questions/what-triggers-regulated-exocytosis"
+    with open_index(fixture_index) as ix:
+        assert ix.has_page(known) and not ix.has_page("/no/such/page")
+        assert not ix.has_page("/learn/biology/questions/hidden-draft")  # no_index
+        generation = ix.generation
+    log = tmp_path / "queries.jsonl"
+    config = ServerConfig(index_dir=fixture_index, query_log=str(log))
+    with TestClient(create_app(config)) as client:
+        found = client.get("/search", params={"q": "regulated exocytosis"}).json()
+        assert found["hits"][0]["url"] == known
+        body = {
+            "q": "regulated exocytosis",
+            "url": known,
+            "rank": 1,
+            "search_id": found["search_id"],
+        }
+        assert client.post("/click", json=body).status_code == 204
+        assert client.post("/click", json={**body, "url": "/no/such/page"}).status_code == 422
+        metrics = {
+            s.name: s.value
+            for family in text_string_to_metric_families(client.get("/metrics").text)
+            for s in family.samples
+        }
+    assert metrics["quicksearch_index_documents"] == 7 and metrics["quicksearch_clicks_total"] == 1
+    search, click = (json.loads(line) for line in log.read_text("utf-8").splitlines())
+    assert search["gen"] == generation and search["id"] == click["id"] == found["search_id"]
