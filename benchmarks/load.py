@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/load.py --index DIR [--queries FILE] [--words 2] [--clients 16]
         [--seconds 20] [--workers 2] [--endpoint search|suggest] [--rebuild SOURCE] [--json OUT]
+    python benchmarks/load.py --index DIR --query-log [--rounds 3] ...
 
 Starts the real server (`quicksearch serve --workers N`) on 127.0.0.1, then N clients send
 GET /search (or /suggest) requests back to back, cycling through the queries of the file that
@@ -14,6 +15,11 @@ but 200, a timeout (10 s) or a dropped connection. With --rebuild SOURCE, a full
 (`quicksearch index SOURCE --full`) of the served index runs during the load, and the served
 generation is shown before and after. Clients and server share this machine's cores, so the
 figures are a floor; traffic goes to loopback only and stops by itself.
+
+With --query-log, the load runs in rounds alternating a server without and with
+`--query-log` (a fresh log in a temporary folder), so the two are measured under the same
+machine noise; it prints the throughput of each and the ratio with/without, and checks the log:
+one well-formed line per answered search, none lost, none interleaved across the workers.
 """
 
 from __future__ import annotations
@@ -50,8 +56,12 @@ def get_json(url: str) -> dict:
         return json.loads(response.read())
 
 
-def start_server(index: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(
+    index: str, port: int, workers: int, query_log: Path | None = None
+) -> subprocess.Popen[bytes]:
     cmd = [EXE, "serve", "--index", index, "--port", str(port), "--workers", str(workers)]
+    if query_log is not None:
+        cmd += ["--query-log", str(query_log)]
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -70,6 +80,12 @@ class Tally:
     def __init__(self) -> None:
         self.latencies: list[float] = []
         self.errors: dict[str, int] = {}
+
+    @property
+    def answered(self) -> int:
+        """Requests answered with a 200."""
+        failed = sum(n for kind, n in self.errors.items() if kind.startswith("HTTP"))
+        return len(self.latencies) - failed
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -163,6 +179,12 @@ def main() -> int:
         help="after the rebuild, check that QUERY finds URL first (a page new in SOURCE)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--query-log",
+        action="store_true",
+        help="compare throughput without and with serve --query-log, in alternating rounds",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each, with --query-log")
     args = parser.parse_args()
     if not inputs_present(queries=args.queries):
         return 2
@@ -172,6 +194,8 @@ def main() -> int:
     queries = [json.loads(line)["query"] for line in args.queries.read_text().splitlines() if line]
     queries = [q for q in dict.fromkeys(queries) if len(q.split()) == args.words] or queries
     paths = [f"/{args.endpoint}?q={quote(q)}&limit=10" for q in queries]
+    if args.query_log:
+        return compare_query_log(args, paths)
 
     port = free_port()
     server = start_server(args.index, port, args.workers)
@@ -256,6 +280,72 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0 if figures["errors"] == 0 and found_first is not False else 1
+
+
+def compare_query_log(args: argparse.Namespace, paths: list[str]) -> int:
+    """Alternating rounds without and with the query log; the log checked line by line."""
+    import tempfile
+
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    problems: list[str] = []
+    for round_no in range(args.rounds):
+        for logged in (False, True):
+            with tempfile.TemporaryDirectory() as folder:
+                log = Path(folder) / "queries.jsonl" if logged else None
+                port = free_port()
+                server = start_server(args.index, port, args.workers, log)
+                try:
+                    warm, _ = asyncio.run(load(port, paths[:50], 4, 2.0))
+                    tally, elapsed = asyncio.run(
+                        load(port, paths, args.clients, args.seconds, args.keep_alive)
+                    )
+                finally:
+                    server.terminate()  # the workers flush their logs as they stop
+                    server.wait(timeout=30)
+                rate = len(tally.latencies) / elapsed
+                rates[logged].append(rate)
+                line = f"  round {round_no + 1} log {'on ' if logged else 'off'} {rate:8.1f} req/s"
+                if log is not None:
+                    sent = warm.answered + tally.answered
+                    good, bad = check_log(log)
+                    line += f"  log lines {good} of {sent} answered searches, {bad} damaged"
+                    if good != sent or bad:
+                        problems.append(f"round {round_no + 1}: {good} lines for {sent}, {bad} bad")
+                print(line, flush=True)
+                if tally.errors:
+                    problems.append(f"round {round_no + 1}: errors {tally.errors}")
+    off, on = statistics.mean(rates[False]), statistics.mean(rates[True])
+    figures = {
+        "workers": args.workers,
+        "clients": args.clients,
+        "seconds_per_round": args.seconds,
+        "rounds": args.rounds,
+        "requests_per_s_log_off": round(off, 1),
+        "requests_per_s_log_on": round(on, 1),
+        "ratio_on_to_off": round(on / off, 3),
+        "problems": problems,
+    }
+    print(
+        f"query log: {on:.1f} req/s with it, {off:.1f} without, ratio {on / off:.3f} "
+        f"(mean of {args.rounds} alternating rounds, {args.workers} workers)"
+    )
+    verdict = problems or "every answered search logged once, no damaged line"
+    print(f"log check: {verdict}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0 if not problems else 1
+
+
+def check_log(path: Path) -> tuple[int, int]:
+    """Well-formed search lines and damaged lines in a query log."""
+    good = bad = 0
+    for raw in path.read_bytes().splitlines():
+        try:
+            event = json.loads(raw)
+            good += event["ev"] == "search" and isinstance(event["q"], str)
+        except (ValueError, KeyError, TypeError):
+            bad += 1
+    return good, bad
 
 
 if __name__ == "__main__":
