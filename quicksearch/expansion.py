@@ -149,9 +149,4 @@ def expand_word(
             correction = close[0][2]
     for completion in completions:
         variants.setdefault(stem(completion), COMPLETION_WEIGHT)
-    if is_prefix and len(word) >= MIN_PREFIX_LETTERS:
-        # Typed past the end of a stem ("regulat" for "regul"): that stem too.
-        for cut in range(1, 4):
-            if len(word) - cut >= MIN_PREFIX_LETTERS and word[:-cut] in vocabulary.df:
-                variants.setdefault(word[:-cut], COMPLETION_WEIGHT)
     return Expansion(tuple(variants.items()), correction)

@@ -210,3 +210,12 @@ def test_question_holding_every_word_ranks_first(tmp_path: Path) -> None:
     ]
     build_index(docs, tmp_path / "ix")
     assert urls(tmp_path / "ix", "coral reef")[0] == "/asked"
+
+
+def test_a_garbled_last_word_is_not_cut_back_to_a_short_word() -> None:
+    # "plorf" is no typo of anything here; "plo" (an acronym in the pages) starts it but is
+    # two letters short: the word must match nothing rather than that.
+    vocab = Vocabulary({"plo": 3, "plot": 40}, {"plo": 3, "plot": 40})
+    expansion = expand_word("plorf", "plorf", vocab, is_prefix=True)
+    assert dict(expansion.variants) == {"plorf": 1.0}
+    assert expansion.correction is None
