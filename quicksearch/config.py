@@ -24,6 +24,9 @@ class Settings:
     pairs_boost: float = 0.2
     #: Added to the score of pages whose question holds every word of the query.
     question_cover_bonus: float = 10.0
+    #: Added, among the first 50 results, to pages whose question holds the query's words in
+    #: the order they were typed (with any words between).
+    question_order_bonus: float = 10.0
     #: In queries of five or more words, scores are multiplied by the share of the query a
     #: page matches (each word weighted by its idf) to this power (0 turns it off); shorter
     #: queries rank by matched words first.

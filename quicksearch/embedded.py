@@ -115,6 +115,11 @@ class EmbeddedEngine:
         rows = [(stored(n), s) for n, s in zip(ranked.docnums, ranked.scores, strict=True)]
         return Rows(rows, ranked.total, ranked.facets, ranked.total_is_exact)
 
+    def question_counts(
+        self, groups: Sequence[Sequence[str]], probes: Sequence[tuple[int, str]]
+    ) -> list[int]:
+        return self.ranker.question_counts(groups, probes)
+
     def _phrase_clause(self, words: tuple[str, ...]) -> Clause:
         # Positions are checked by the engine, only for documents that have all the words.
         query = wq.Or([wq.Phrase(f, list(words)) for f in TEXT_FIELDS])

@@ -13,8 +13,11 @@ Corrected and completed forms carry a weight below 1, so exact matches rank abov
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from rapidfuzz import process
@@ -114,6 +117,13 @@ class Expansion:
 
     variants: tuple[tuple[str, float], ...]
     correction: str | None = None
+    #: The corrections as written in the pages, by their terms (for "did you mean").
+    spellings: tuple[tuple[str, str], ...] = ()
+    #: A correction that takes the typed word's place (matched exactly, like a typed word);
+    #: "" when the word as typed fits no question but a completion does (no exact form).
+    word: str | None = None
+    #: Score the variants with one idf (see ``Clause.shared_idf``).
+    shared_idf: bool = False
 
 
 def _typo_distance(word: str) -> int:
@@ -134,6 +144,7 @@ def expand_word(
         vocabulary.completions(word) if is_prefix and len(word) >= MIN_PREFIX_LETTERS else []
     )
     correction = None
+    spellings: dict[str, str] = {}
     distance = _typo_distance(word)
     if distance and df <= RARE_DF and not any(c != word for c in completions):
         floor = max(1, NEIGHBOUR_RATIO * df)
@@ -145,8 +156,138 @@ def expand_word(
         close.sort()
         for d, _, neighbour in close[:MAX_CORRECTIONS]:
             variants.setdefault(stem(neighbour), CORRECTION_WEIGHT[d])
+            spellings.setdefault(stem(neighbour), neighbour)
         if close:
             correction = close[0][2]
     for completion in completions:
         variants.setdefault(stem(completion), COMPLETION_WEIGHT)
-    return Expansion(tuple(variants.items()), correction)
+    return Expansion(tuple(variants.items()), correction, tuple(spellings.items()))
+
+
+#: In queries of 2 to CONTEXT_MAX_WORDS words, each word's forms (as typed, completed,
+#: corrected) are weighed by whether some question holds them beside the other words, as the
+#: question of the page a visitor looks for does. A correction that fits takes the typed word's
+#: place (weight 1, and its spelling earns the exact-form bonus) when the word as typed fits no
+#: question; other fitting corrections weigh IN_CONTEXT[distance], and forms that fit no
+#: question are multiplied by OUT_OF_CONTEXT when another form fits.
+CONTEXT_MAX_WORDS = 4
+SHARE_IDF = True
+IN_CONTEXT = {1: 0.9, 2: 0.75}
+COMPLETION_IN_CONTEXT = 0.9
+OUT_OF_CONTEXT = 0.5
+
+
+class QuestionCounts(Protocol):
+    def __call__(
+        self, groups: Sequence[Sequence[str]], probes: Sequence[tuple[int, str]]
+    ) -> list[int]: ...
+
+
+def in_context(
+    expansions: list[Expansion],
+    words: Sequence[str],
+    question_counts: QuestionCounts,
+    vocabulary: Vocabulary,
+    prefix: str | None = None,
+) -> list[Expansion]:
+    """Each word's forms weighed by whether a question holds them beside the query's other
+    words (see :data:`IN_CONTEXT`). A word that fits no question as typed, nor as any of its
+    usual corrections, is tried against all its spelling neighbours (also with a plural ``s``
+    added or dropped, and from three letters on): "machine teams" for "machine terms"."""
+    if not 2 <= len(expansions) <= CONTEXT_MAX_WORDS:
+        return expansions
+    groups = [[t for t, _ in e.variants] for e in expansions]
+    probes = [(i, t) for i, group in enumerate(groups) for t in group]
+    counts = dict(zip(probes, question_counts(groups, probes), strict=True))
+    out = []
+    for i, (expansion, word) in enumerate(zip(expansions, words, strict=True)):
+        group = groups[i]
+        typed = group[0]
+        if counts[(i, typed)]:
+            # Fits as typed: forms that fit no question step back.
+            if len(group) > 1:
+                expansion = _reweigh(expansion, counts, i, {})
+            out.append(expansion)
+            continue
+        distances: dict[str, int] = {}
+        spellings = dict(expansion.spellings)
+        completed = word == prefix and any(counts[(i, t)] for t in group[1:])
+        if not completed:
+            wider = _neighbours(word, vocabulary, exclude=set(group))
+            if wider:
+                found = question_counts(groups, [(i, t) for t in wider])
+                for (term, (spelling, d)), count in zip(wider.items(), found, strict=True):
+                    if count:
+                        counts[(i, term)] = count
+                        distances[term] = d
+                        spellings[term] = spelling
+        for term, spelling in expansion.spellings:
+            distances.setdefault(term, _distance(word, spelling))
+        fitting = [t for t in distances if counts.get((i, t))]
+        variants = dict(expansion.variants)
+        for term in distances:
+            variants.setdefault(term, CORRECTION_WEIGHT[distances[term]])
+        expansion = Expansion(
+            tuple(variants.items()), expansion.correction, tuple(spellings.items())
+        )
+        if not fitting:
+            if any(counts.get((i, t)) for t in variants):
+                expansion = _reweigh(expansion, counts, i, {})
+                expansion = dataclasses.replace(expansion, word="", shared_idf=SHARE_IDF)
+            out.append(expansion)
+            continue
+        best = min(fitting, key=lambda t: (distances[t], -counts[(i, t)]))
+        expansion = _reweigh(expansion, counts, i, distances)
+        ordered = dict(expansion.variants)
+        ordered.pop(best)
+        out.append(
+            Expansion(
+                ((best, 1.0), *ordered.items()),
+                spellings[best],
+                tuple(spellings.items()),
+                word=spellings[best],
+            )
+        )
+    return out
+
+
+def _reweigh(
+    expansion: Expansion, counts: dict[tuple[int, str], int], i: int, distances: dict[str, int]
+) -> Expansion:
+    if not any(counts.get((i, t)) for t, _ in expansion.variants):
+        return expansion
+    variants = []
+    for term, weight in expansion.variants:
+        if not counts.get((i, term)):
+            weight *= OUT_OF_CONTEXT
+        elif term in distances:
+            weight = max(weight, IN_CONTEXT[distances[term]])
+        elif weight < 1.0:
+            weight = max(weight, COMPLETION_IN_CONTEXT)
+        variants.append((term, weight))
+    return Expansion(tuple(variants), expansion.correction, expansion.spellings, expansion.word)
+
+
+def _distance(word: str, spelling: str) -> int:
+    return min(2, max(1, int(OSA.distance(word, spelling))))
+
+
+def _neighbours(word: str, vocabulary: Vocabulary, exclude: set[str]) -> dict[str, tuple[str, int]]:
+    """Index terms within typo distance of ``word`` or of it with a plural ``s`` flipped:
+    term -> (a spelling, distance)."""
+    forms = {word: 0}
+    if len(word) >= 4:
+        forms[word[:-1] if word.endswith("s") else word + "s"] = 1
+    found: dict[str, tuple[str, int]] = {}
+    for form, extra in forms.items():
+        limit = _typo_distance(form) or (1 if len(form) == 3 else 0)
+        if not limit:
+            continue
+        for neighbour, d in vocabulary.neighbours(form, limit):
+            term = stem(neighbour)
+            d = min(2, d + extra)
+            if term in exclude or not vocabulary.df.get(term):
+                continue
+            if term not in found or d < found[term][1]:
+                found[term] = (neighbour, d)
+    return found

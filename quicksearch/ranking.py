@@ -82,6 +82,9 @@ class Clause:
     word: str | None = None
     #: Multiplies the clause's score: a word written twice in a long query counts twice.
     weight: float = 1.0
+    #: Score every variant with the idf of all of them together (a word still being typed:
+    #: whichever completion a page holds, it is as likely the one meant).
+    shared_idf: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,31 @@ class _List:
 #: A posting list in a query: (pages, best score as weighted, clause number, the list or None
 #: for a phrase's pages, the weight its scores are multiplied by).
 _Part = tuple[np.ndarray, float, int, _List | None, float]
+
+
+@dataclass(frozen=True)
+class _Rerank:
+    """Bonuses earned in the question by the first results (see ``Ranker._proximity``)."""
+
+    pairs: dict[tuple[str, str], float]
+    #: Per query word, its terms; a question holding them in this order earns order_bonus.
+    order: tuple[frozenset[str], ...] = ()
+    order_bonus: float = 0.0
+
+    def __bool__(self) -> bool:
+        return bool(self.pairs) or bool(self.order and self.order_bonus)
+
+
+def _in_order(stems: Sequence[str], order: Sequence[frozenset[str]]) -> bool:
+    """Whether ``stems`` hold a term of each group, the groups in this order (other words
+    between them allowed)."""
+    at = 0
+    for term in stems:
+        if term in order[at]:
+            at += 1
+            if at == len(order):
+                return True
+    return False
 
 
 @dataclass
@@ -343,12 +371,14 @@ class Ranker:
             self._norms[key] = norm
         return norm
 
-    def _list(self, field: str, term: str, boost: float, s: Settings) -> _List:
+    def _list(
+        self, field: str, term: str, boost: float, s: Settings, df: int | None = None
+    ) -> _List:
         entry = self._postings(field, term)
         b = s.bm25_b if field in ("keywords", "answer") else s.question_b
         k1 = s.bm25_k1
         norm = self._norm(field, k1, b)
-        coef = boost * self._idf(entry.df) if entry.df else 0.0
+        coef = boost * self._idf(entry.df if df is None else df) if entry.df else 0.0
         # No page of the list scores above its largest frequency in its shortest field (the
         # score grows with the one and falls with the other); a hair above, for rounding.
         most = entry.max_tf
@@ -363,11 +393,15 @@ class Ranker:
         variants = []
         ub = 0.0
         size = 0
+        fields = [f for f in TEXT_FIELDS if f in self._lengths]
+        shared: dict[str, int] = {}
+        if clause.shared_idf:
+            for field in fields:
+                dfs = sum(self._postings(field, t).df for t, _ in clause.variants)
+                shared[field] = min(dfs, self.documents)
         for term, weight in clause.variants:
             lists = [
-                self._list(field, term, boosts[field], s)
-                for field in TEXT_FIELDS
-                if field in self._lengths
+                self._list(field, term, boosts[field], s, shared.get(field)) for field in fields
             ]
             lists = [lst for lst in lists if len(lst.ids)]
             variants.append((weight, lists))
@@ -519,6 +553,15 @@ class Ranker:
             bound += s.question_cover_bonus
         return bound
 
+    def _rerank(self, clauses: Sequence[Clause], settings: Settings) -> _Rerank:
+        """What re-ranks the head of the results: neighbouring query words, and the query's
+        words in its order, in the question."""
+        words = [c for c in clauses if not c.phrase]
+        order: tuple[frozenset[str], ...] = ()
+        if settings.question_order_bonus and len(words) > 1:
+            order = tuple(frozenset(t for t, _ in c.variants) for c in words)
+        return _Rerank(self._pairs(clauses, settings), order, settings.question_order_bonus)
+
     def _pairs(self, clauses: Sequence[Clause], settings: Settings) -> dict[tuple[str, str], float]:
         """Neighbouring query words, both ways round, with the bonus a question earns by
         holding them side by side: the question's weight times ``pairs_boost`` times the
@@ -535,6 +578,35 @@ class Ranker:
             if rarest:
                 pairs[(a, b)] = pairs[(b, a)] = weight * self._idf(rarest)
         return pairs
+
+    def question_counts(
+        self, groups: Sequence[Sequence[str]], probes: Sequence[tuple[int, str]]
+    ) -> list[int]:
+        """For each probe ``(i, term)``: the live pages whose question holds ``term`` and, for
+        every other group ``j``, at least one of ``groups[j]``'s terms."""
+        unions = []
+        for group in groups:
+            lists = [self._postings("question", t).ids for t in group]
+            lists = [ids for ids in lists if len(ids)]
+            unions.append(np.unique(np.concatenate(lists)) if lists else _EMPTY_IDS)
+        others: dict[int, np.ndarray] = {}
+        counts = []
+        for i, term in probes:
+            rest = others.get(i)
+            if rest is None:
+                rest_lists = sorted((u for j, u in enumerate(unions) if j != i), key=len)
+                if rest_lists:
+                    rest = rest_lists[0]
+                    for ids in rest_lists[1:]:
+                        rest = rest[_isin_sorted(rest, ids)]
+                else:
+                    rest = np.arange(self.size, dtype=np.int32)
+                if self._deletions:
+                    rest = rest[self._live[rest]]
+                others[i] = rest
+            ids = self._postings("question", term).ids
+            counts.append(int(np.count_nonzero(_isin_sorted(rest, ids))) if len(ids) else 0)
+        return counts
 
     def _question_df(self, term: str) -> int:
         """Pages (deleted ones too) whose question holds ``term``."""
@@ -561,13 +633,19 @@ class Ranker:
             text = question_stems(self._reader.stored_fields(docnum).get("question") or "")
         return text
 
-    def _proximity(self, docnums: np.ndarray, pairs: dict[tuple[str, str], float]) -> np.ndarray:
-        """The bonus of each document whose question holds query words side by side, read
-        from the stored questions (only the first results are re-ranked by it)."""
+    def _proximity(self, docnums: np.ndarray, rerank: _Rerank) -> np.ndarray:
+        """The bonus of each document whose question holds query words side by side, and
+        every query word in the query's order, read from the stored questions (only the first
+        results are re-ranked by it)."""
         bonus = np.zeros(len(docnums), dtype=np.float64)
+        pairs = rerank.pairs
+        order = rerank.order if rerank.order_bonus else ()
         for i, docnum in enumerate(docnums.tolist()):
             stems = self._question_stems(docnum)
-            bonus[i] = sum(pairs.get(pair, 0.0) for pair in set(itertools.pairwise(stems)))
+            if pairs:
+                bonus[i] = sum(pairs.get(pair, 0.0) for pair in set(itertools.pairwise(stems)))
+            if order and _in_order(stems, order):
+                bonus[i] += rerank.order_bonus
         return bonus
 
     # -- queries -----------------------------------------------------------------------------
@@ -601,7 +679,7 @@ class Ranker:
         plans = [self._plan(c, s) for c in clauses]
         excluded_plans = [self._plan(c, s) for c in excluded]
         n = len(plans)
-        pairs = self._pairs(clauses, s)
+        pairs = self._rerank(clauses, s)
         wanted = start + count
         depth = max(wanted, _PROXIMITY_DEPTH if pairs else 0)
 
@@ -701,7 +779,7 @@ class Ranker:
         count: int,
         depth: int,
         collapse: bool,
-        pairs: dict[tuple[str, str], float],
+        pairs: _Rerank,
     ) -> Ranked | None:
         """A long query whose pages with every word cannot fill a page, by MaxScore: the
         posting lists whose best scores, summed, stay below the bar that a first set of pages
@@ -915,7 +993,7 @@ class Ranker:
         count: int,
         depth: int,
         collapse: bool,
-        pairs: dict[tuple[str, str], float],
+        pairs: _Rerank,
         *,
         exact: bool = True,
     ) -> Ranked:

@@ -23,7 +23,7 @@ from .errors import (
     PageNotFoundError,
     QuickSearchError,
 )
-from .expansion import Expansion, expand_word
+from .expansion import Expansion, expand_word, in_context
 from .location import parse_location
 from .models import Completions, Hit, IndexStats, SearchResults
 from .query import ParsedQuery, parse_query, searchable_text
@@ -219,11 +219,21 @@ class Searcher:
 
         def work(engine: Engine) -> tuple[list[Expansion], Rows]:
             expansions = [
-                _with_synonyms(
-                    expand_word(t, w, engine.vocabulary, is_prefix=w == parsed.prefix),
-                    synonym_map(settings.synonyms).get(t, ()),
-                )
+                expand_word(t, w, engine.vocabulary, is_prefix=w == parsed.prefix)
                 for t, w in zip(parsed.terms, parsed.words, strict=True)
+            ]
+            if not parsed.long and not parsed.alternatives:
+                expansions = in_context(
+                    expansions,
+                    parsed.words,
+                    engine.question_counts,
+                    engine.vocabulary,
+                    parsed.prefix,
+                )
+            synonyms = synonym_map(settings.synonyms)
+            expansions = [
+                _with_synonyms(e, synonyms.get(t, ()))
+                for e, t in zip(expansions, parsed.terms, strict=True)
             ]
             found = self._run(
                 engine, parsed, expansions, subjects, limit, page, settings, collapse_duplicates
@@ -413,9 +423,13 @@ def _clauses(parsed: ParsedQuery, expansions: list[Expansion]) -> list[Clause]:
         for i in run:
             for term, weight in expansions[i].variants:
                 variants[term] = max(weight, variants.get(term, 0.0))
-        word = parsed.words[run[0]] if len(run) == 1 else None
+        word = None
+        if len(run) == 1:
+            typed = expansions[run[0]].word
+            word = parsed.words[run[0]] if typed is None else typed
         weight = float(max(parsed.counts[i] for i in run)) if parsed.long else 1.0
-        clauses.append(Clause(tuple(variants.items()), word=word, weight=weight))
+        shared = len(run) == 1 and expansions[run[0]].shared_idf
+        clauses.append(Clause(tuple(variants.items()), word=word, weight=weight, shared_idf=shared))
     return clauses
 
 
@@ -446,6 +460,7 @@ def _for_long_query(settings: Settings, *, keep_field_boosts: bool) -> Settings:
         exact_boost=0.0,
         pairs_boost=0.0,
         question_cover_bonus=0.0,
+        question_order_bonus=0.0,
         question_b=settings.bm25_b,
         **flat,
     )

@@ -58,6 +58,12 @@ QUERIES = [
     "how do I make a buffer with a weak acid for my zebra experiment",
     "what triggers the process of regulated exocytosis in cells",
     "quokka",
+    "triggers regulated exocytosos",  # a typo, weighed by the other words
+    "strong acid wek",  # a typo in the last word, which might also be unfinished
+    "buffer solutons stable",  # a typo whose correction fits the other words
+    "motion simulate",  # words against the question's order
+    "simulate motion pyt",  # the question's order, the last word half typed
+    "newton second lav",  # a real word ("lav") mistyped for "law"
 ]
 
 

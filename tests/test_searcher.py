@@ -267,12 +267,32 @@ def test_query_words_side_by_side_in_a_question_rank_first(tmp_path: Path) -> No
         Document(url="/together", question="Why is a weak acid in a cell?", answer="Notes."),
     ]
     build_index(docs, tmp_path / "ix")
-    with open_index(tmp_path / "ix") as ix:
+    unordered = Settings(question_order_bonus=0)
+    with open_index(tmp_path / "ix", settings=unordered) as ix:
         assert [h.url for h in ix.search("weak acid").hits] == ["/together", "/apart"]
         assert [h.url for h in ix.search("acid weak").hits] == ["/together", "/apart"]
         first, second = ix.search("weak acid").hits
         assert first.score > second.score
-        # Without the bonus the two pages tie, and index order decides.
-        flat = open_index(tmp_path / "ix", settings=Settings(pairs_boost=0))
-        with flat:
-            assert [h.url for h in flat.search("weak acid").hits] == ["/apart", "/together"]
+    # Without the bonus the two pages tie, and index order decides.
+    flat = Settings(pairs_boost=0, question_order_bonus=0)
+    with open_index(tmp_path / "ix", settings=flat) as ix:
+        assert [h.url for h in ix.search("weak acid").hits] == ["/apart", "/together"]
+
+
+def test_query_words_in_the_typed_order_in_a_question_rank_first(tmp_path: Path) -> None:
+    # Both questions hold both words, equally long; people type a page's words in its order.
+    docs = [
+        Document(url="/cause-first", question="Causes of cirrhosis and its stages?", answer="."),
+        Document(url="/cirrhosis-first", question="Cirrhosis stages and their causes?", answer="."),
+    ]
+    build_index(docs, tmp_path / "ix")
+    with open_index(tmp_path / "ix") as ix:
+
+        def first(query: str) -> str:
+            return ix.search(query).hits[0].url
+
+        assert first("causes cirrhosis") == "/cause-first"
+        assert first("cirrhosis causes") == "/cirrhosis-first"
+        # A half-typed or misspelt word keeps its place in the order.
+        assert first("cirrhosis cau") == "/cirrhosis-first"
+        assert first("causes cirrhossis") == "/cause-first"

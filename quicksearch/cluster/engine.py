@@ -27,7 +27,7 @@ from ..models import IndexStats
 from ..ranking import _EMPTY_IDS, _EMPTY_TF, Clause, Ranker, _Entry, quantized_lengths
 from ..schema import EXACT_FIELD, TEXT_FIELDS
 from .client import Cluster
-from .store import page_id, page_rows, read_meta
+from .store import CLUSTER_LAYOUT, page_id, page_rows, read_meta
 
 __all__ = ["CandidateRanker", "ClusterEngine", "ClusterIndex"]
 
@@ -42,6 +42,8 @@ _COMPLETIONS_SEARCHED = 4
 _PER_COMPLETION = 10
 #: Repeated pages looked at per count (beyond: the total is marked inexact).
 _REPEATED_PAGES = 250
+#: Count searches per multi_search request (Typesense takes at most 50 by default).
+_COUNTS_PER_REQUEST = 40
 #: Queries of more words are long questions (as ``ranking._STRICT_COVERAGE_UP_TO``).
 _STRICT_WORDS = 4
 #: Candidates per search of a long query (two searches).
@@ -105,10 +107,12 @@ class ClusterEngine:
         stats = read_meta(cluster, alias, name, "stats")
         if stats is None:
             raise IndexVersionError(f"the cluster collection {name} has no quicksearch statistics")
-        if stats.get("schema_version") != SCHEMA_VERSION:
+        layout = (stats.get("schema_version"), stats.get("cluster_layout", 1))
+        if layout != (SCHEMA_VERSION, CLUSTER_LAYOUT):
             raise IndexVersionError(
-                f"the index at {location} has schema version {stats.get('schema_version')}, "
-                f"this quicksearch reads version {SCHEMA_VERSION}",
+                f"the index at {location} has schema version {layout[0]} (cluster layout "
+                f"{layout[1]}), this quicksearch reads version {SCHEMA_VERSION} (layout "
+                f"{CLUSTER_LAYOUT})",
                 hint=f"rebuild it with: quicksearch index SOURCE --index {location}",
             )
         vocabulary = read_meta(cluster, alias, name, "vocabulary") or {}
@@ -174,6 +178,30 @@ class ClusterEngine:
             query.facets,
             query.exact,
         )
+
+    def question_counts(
+        self, groups: Sequence[Sequence[str]], probes: Sequence[tuple[int, str]]
+    ) -> list[int]:
+        """As ``Ranker.question_counts``: one count search per probe, in parallel batches."""
+        anyof = ["qterms:=[" + ",".join(_quote(t) for t in g) + "]" if g else "" for g in groups]
+        searches: list[dict[str, Any]] = []
+        asked: list[int] = []
+        for n, (i, term) in enumerate(probes):
+            others = [anyof[j] for j in range(len(groups)) if j != i]
+            if all(others):
+                where = " && ".join([f"qterms:=[{_quote(term)}]", *others])
+                searches.append({"q": "*", "per_page": 0, "filter_by": where})
+                asked.append(n)
+        counts = [0] * len(probes)
+        if searches:
+            batches = [
+                searches[k : k + _COUNTS_PER_REQUEST]
+                for k in range(0, len(searches), _COUNTS_PER_REQUEST)
+            ]
+            results = self.cluster.parallel_search(self.name, batches, {"query_by": "qt"})
+            for n, result in zip(asked, results, strict=True):
+                counts[n] = int(result.get("found", 0))
+        return counts
 
     def _df(self, term: str) -> int:
         return int(self._vocabulary.df.get(term, 0))

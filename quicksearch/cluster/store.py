@@ -23,11 +23,14 @@ from ..schema import KEYWORD_SEPARATOR, kept_words, question_key, subject_key
 from .client import Cluster
 
 #: Typesense fields: what is searched (analysed text, every term) and what filters/facets.
+#: Changes when the cluster's documents change shape (fields added); another layout is rebuilt.
+CLUSTER_LAYOUT = 2
 PAGE_FIELDS: list[dict[str, Any]] = [
     {"name": "qt", "type": "string"},  # question terms (stems), in order
     {"name": "kt", "type": "string"},  # keyword terms
     {"name": "at", "type": "string"},  # answer terms
     {"name": "terms", "type": "string[]"},  # every term of the page once, for filters
+    {"name": "qterms", "type": "string[]"},  # the question's terms once (question_counts)
     {"name": "subject", "type": "string", "facet": True},
     {"name": "subject_key", "type": "string"},
     {"name": "question_key", "type": "string", "facet": True},
@@ -133,6 +136,7 @@ class Statistics:
             "at": " ".join(at),
             "qe": " ".join(question_words),
             "terms": sorted({*qt, *kt, *at}),
+            "qterms": sorted(set(qt)),
         }
 
     def repeated(self) -> set[str]:
@@ -149,6 +153,7 @@ class Statistics:
         return {
             "stats": {
                 "schema_version": SCHEMA_VERSION,
+                "cluster_layout": CLUSTER_LAYOUT,
                 "documents": self.documents,
                 "repeated": len(self.repeated()),
                 "lengths": self.lengths,
