@@ -123,6 +123,11 @@ def fold_word(raw: str) -> str:
     return _fold(word.replace("'", "").replace(",", ""))
 
 
+def plain_words(text: str) -> list[str]:
+    """Every word of ``text`` folded (stop words kept): what a stop-word query matches."""
+    return [w for w in (fold_word(t) for t in _TOKEN.findall(text)) if w]
+
+
 @lru_cache(maxsize=262_144)
 def normalize_word(raw: str) -> str:
     """Lower-case, fold accents and apostrophes; ``""`` for a stop word or an overlong token."""

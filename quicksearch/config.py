@@ -14,19 +14,19 @@ class Settings:
     """Ranking and resource limits shared by the indexer and the searcher."""
 
     #: Query-time weight of each text field (BM25F scores are multiplied by these).
-    question_boost: float = 3.0
-    keywords_boost: float = 2.0
+    question_boost: float = 6.0
+    keywords_boost: float = 0.5
     answer_boost: float = 1.0
     #: Bonuses for a query word written exactly as in the question, and for two query words
     #: standing next to each other in it (relative to the question's own weight; the latter
     #: re-ranks the first 50 results, read from their stored questions).
-    exact_boost: float = 1.0
-    pairs_boost: float = 0.2
+    exact_boost: float = 0.5
+    pairs_boost: float = 0.1
     #: Added to the score of pages whose question holds every word of the query.
     question_cover_bonus: float = 10.0
     #: Added, among the first 50 results, to pages whose question holds the query's words in
     #: the order they were typed (with any words between).
-    question_order_bonus: float = 10.0
+    question_order_bonus: float = 15.0
     #: In queries of five or more words, scores are multiplied by the share of the query a
     #: page matches (each word weighted by its idf) to this power (0 turns it off); shorter
     #: queries rank by matched words first.

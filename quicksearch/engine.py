@@ -56,6 +56,18 @@ class Engine(Protocol):
         settings: Settings,
     ) -> Rows: ...
 
+    def question_counts(
+        self, groups: Sequence[Sequence[str]], probes: Sequence[tuple[int, str]]
+    ) -> list[int]:
+        """Per probe ``(i, term)``: pages whose question holds ``term`` and a term of every
+        other group (see ``quicksearch.expansion.in_context``)."""
+
+    def question_phrase(
+        self, words: Sequence[str], subject_keys: list[str], start: int, count: int
+    ) -> Rows:
+        """Pages whose question holds ``words`` side by side (stop words included), shortest
+        question first, then by url; a question asked by several pages counts once."""
+
     def stats(self) -> IndexStats: ...
 
     def page(self, url: str) -> dict[str, Any] | None:

@@ -608,6 +608,13 @@ class Ranker:
             counts.append(int(np.count_nonzero(_isin_sorted(rest, ids))) if len(ids) else 0)
         return counts
 
+    def is_live(self, docnum: int) -> bool:
+        return bool(self._live[docnum])
+
+    def question_code(self, docnum: int) -> int:
+        """The same number for pages asking the same question."""
+        return int(self._question_codes[docnum])
+
     def _question_df(self, term: str) -> int:
         """Pages (deleted ones too) whose question holds ``term``."""
         return len(self._postings("question", term).ids)

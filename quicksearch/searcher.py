@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .analysis import fold_word, load_stemmer
+from .analysis import STOP_WORDS, fold_word, load_stemmer, plain_words
 from .cleaning import canonical_subject
 from .config import DEFAULT_SETTINGS, Settings
 from .engine import Engine, GenerationGoneError, Location, Rows, open_location
@@ -212,6 +212,9 @@ class Searcher:
         subjects = list(parsed.subjects)
         if subject:
             subjects.append(canonical_subject(subject))
+        stop_words = _only_stop_words(parsed)
+        if stop_words:
+            return self._stop_word_search(parsed, stop_words, subjects, limit, page)
         if parsed.is_empty and not subjects:
             return SearchResults(query=parsed.text, hits=[], total=0, page=page, limit=limit)
         if parsed.long:
@@ -253,6 +256,17 @@ class Searcher:
             suggestion=_suggestion(parsed, expansions) if total else None,
             total_is_exact=exact,
         )
+
+    def _stop_word_search(
+        self, parsed: ParsedQuery, words: list[str], subjects: list[str], limit: int, page: int
+    ) -> SearchResults:
+        """A query of stop words only ("what is it"): the questions that hold it as a phrase."""
+        keys = list(dict.fromkeys(subject_key(s) for s in subjects))
+        rows, total, _, _ = self._on_live(
+            lambda engine: engine.question_phrase(words, keys, (page - 1) * limit, limit)
+        )
+        hits = [self._hit(row, score, frozenset()) for row, score in rows]
+        return SearchResults(query=parsed.text, hits=hits, total=total, page=page, limit=limit)
 
     def _run(
         self,
@@ -410,6 +424,20 @@ def _with_synonyms(expansion: Expansion, synonyms: Iterable[str]) -> Expansion:
     for term in synonyms:
         variants.setdefault(term, SYNONYM_WEIGHT)
     return dataclasses.replace(expansion, variants=tuple(variants.items()))
+
+
+#: A stop-word query longer than this is not searched (no question holds it as a phrase).
+_MAX_STOP_WORDS = 8
+
+
+def _only_stop_words(parsed: ParsedQuery) -> list[str]:
+    """The words of a query made of stop words only (no term, phrase or exclusion), else []."""
+    if not parsed.is_empty or parsed.excluded_terms or parsed.excluded_phrases:
+        return []
+    words = plain_words(parsed.text)
+    if not words or len(words) > _MAX_STOP_WORDS or not all(w in STOP_WORDS for w in words):
+        return []
+    return words
 
 
 def _clauses(parsed: ParsedQuery, expansions: list[Expansion]) -> list[Clause]:

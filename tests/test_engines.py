@@ -592,3 +592,31 @@ def test_query_log_clicks_and_metrics_on_both_engines(fixture_index: str, tmp_pa
     assert metrics["quicksearch_index_documents"] == 7 and metrics["quicksearch_clicks_total"] == 1
     search, click = (json.loads(line) for line in log.read_text("utf-8").splitlines())
     assert search["gen"] == generation and search["id"] == click["id"] == found["search_id"]
+
+
+def test_stop_word_queries_find_the_questions_holding_them(location: str) -> None:
+    from quicksearch import Document
+
+    def page(url: str, question: str, subject: str = "Biology") -> Document:
+        return Document(url=url, question=question, answer="Notes.", subject=subject)
+
+    build_index(
+        [
+            page("/a", "What is the role of mitochondria?"),
+            page("/b", "What is Newton's second law of motion?", "Physics"),
+            page("/c", "What is the role of mitochondria?"),  # the same question as /a
+            page("/d", "How is it that ice floats?", "Physics"),
+            page("/e", "Why is this so?"),
+            page("/f", "Mitochondria: what is their role?"),
+        ],
+        location,
+    )
+    with open_index(location) as ix:
+        found = ix.search("what is")
+        # Shortest question first; a question asked twice shows once.
+        assert [h.url for h in found.hits] == ["/f", "/a", "/b"] and found.total == 3
+        assert [h.url for h in ix.search("is it").hits] == ["/d"]
+        assert [h.url for h in ix.search("What IS", subject="physics").hits] == ["/b"]
+        assert [h.url for h in ix.search("what is", limit=1, page=2).hits] == ["/a"]
+        assert ix.search("it is what it is").hits == []
+        assert ix.search("the -mitochondria").hits == []  # an exclusion is not a stop-word query

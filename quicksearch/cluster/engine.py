@@ -42,6 +42,8 @@ _COMPLETIONS_SEARCHED = 4
 _PER_COMPLETION = 10
 #: Repeated pages looked at per count (beyond: the total is marked inexact).
 _REPEATED_PAGES = 250
+#: Typesense's largest page.
+_MAX_PER_PAGE = 250
 #: Count searches per multi_search request (Typesense takes at most 50 by default).
 _COUNTS_PER_REQUEST = 40
 #: Queries of more words are long questions (as ``ranking._STRICT_COVERAGE_UP_TO``).
@@ -202,6 +204,43 @@ class ClusterEngine:
             for n, result in zip(asked, results, strict=True):
                 counts[n] = int(result.get("found", 0))
         return counts
+
+    def question_phrase(
+        self, words: Sequence[str], subject_keys: list[str], start: int, count: int
+    ) -> Rows:
+        if not self.documents or count < 1:
+            return Rows([], 0, {}, True)
+        search: dict[str, Any] = {
+            "q": _phrase(tuple(words)),
+            "query_by": "qw",
+            "num_typos": 0,
+            "prefix": "false",
+            "drop_tokens_threshold": 0,
+            "typo_tokens_threshold": 0,
+            "sort_by": "qlen:asc,url:asc",
+            "group_by": "question_key",  # a question asked by several pages counts once
+            "group_limit": 1,
+            "include_fields": "id",
+        }
+        if subject_keys:
+            search["filter_by"] = "subject_key:=[" + ",".join(map(_quote, subject_keys)) + "]"
+        # Typesense pages hold at most 250; read the ones that cover [start, start + count).
+        size = min(count, _MAX_PER_PAGE) if start % min(count, _MAX_PER_PAGE) == 0 else 1
+        ids: list[str] = []
+        found = 0
+        page = start // size + 1
+        while len(ids) < count:
+            result = self.cluster.multi_search(
+                self.name, [{**search, "per_page": size, "page": page}], {}
+            )[0]
+            found = int(result.get("found", 0))
+            groups = result.get("grouped_hits", [])
+            ids += [g["hits"][0]["document"]["id"] for g in groups if g.get("hits")]
+            if len(groups) < size or page * size >= found:
+                break
+            page += 1
+        rows = self._display(ids[:count])
+        return Rows([(row, 1.0) for row in rows], found, {}, True)
 
     def _df(self, term: str) -> int:
         return int(self._vocabulary.df.get(term, 0))

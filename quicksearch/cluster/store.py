@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from ..analysis import stem
+from ..analysis import plain_words, stem
 from ..config import SCHEMA_VERSION
 from ..errors import IndexLockedError, QuickSearchError
 from ..models import Document
@@ -31,6 +31,9 @@ PAGE_FIELDS: list[dict[str, Any]] = [
     {"name": "at", "type": "string"},  # answer terms
     {"name": "terms", "type": "string[]"},  # every term of the page once, for filters
     {"name": "qterms", "type": "string[]"},  # the question's terms once (question_counts)
+    {"name": "qw", "type": "string"},  # the question's words, stop words kept (phrase search)
+    {"name": "qlen", "type": "int32"},  # how many words qw has
+    {"name": "url", "type": "string", "sort": True},
     {"name": "subject", "type": "string", "facet": True},
     {"name": "subject_key", "type": "string"},
     {"name": "question_key", "type": "string", "facet": True},
@@ -105,6 +108,7 @@ class Statistics:
         self.words.update(keyword_words)
         self.words.update(answer_words)
         qt = [stem(w) for w in question_words]
+        plain = plain_words(doc.question)
         kt = [stem(w) for w in keyword_words]
         at = [stem(w) for w in answer_words]
         for field, values in (
@@ -137,6 +141,8 @@ class Statistics:
             "qe": " ".join(question_words),
             "terms": sorted({*qt, *kt, *at}),
             "qterms": sorted(set(qt)),
+            "qw": " ".join(plain),
+            "qlen": len(plain),
         }
 
     def repeated(self) -> set[str]:
