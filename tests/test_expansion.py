@@ -219,3 +219,24 @@ def test_a_garbled_last_word_is_not_cut_back_to_a_short_word() -> None:
     expansion = expand_word("plorf", "plorf", vocab, is_prefix=True)
     assert dict(expansion.variants) == {"plorf": 1.0}
     assert expansion.correction is None
+
+
+def test_forms_that_fit_the_other_words_win(tmp_path: Path) -> None:
+    docs = [
+        Document(url="/terms", question="What do machine learning terms mean?", answer="."),
+        Document(url="/teams", question="How do sports teams train?", answer="."),
+        Document(url="/cells", question="How do cells divide?", answer="."),
+        Document(url="/cellos", question="How are cellos tuned?", answer="."),
+        Document(url="/celts", question="Who were the Celts?", answer="."),
+    ]
+    build_index(docs, tmp_path / "ix")
+    with open_index(tmp_path / "ix") as ix:
+        # A real word that fits no question beside the others: its neighbour that does.
+        found = ix.search("machine teams")
+        assert found.hits[0].url == "/terms" and found.suggestion == "machine terms"
+        # Of the corrections of "cellz", the one a question holds beside "divide".
+        found = ix.search("cellz divide")
+        assert found.hits[0].url == "/cells" and found.suggestion == "cells divide"
+        assert ix.search("tuned cellz").hits[0].url == "/cellos"
+        # Nothing fits: no guess is forced on the visitor.
+        assert ix.search("zzxqv quokkaberry").hits == []
