@@ -584,28 +584,27 @@ class Ranker:
     ) -> list[int]:
         """For each probe ``(i, term)``: the live pages whose question holds ``term`` and, for
         every other group ``j``, at least one of ``groups[j]``'s terms."""
-        unions = []
+        # Boolean masks over the pages: no sorting, whatever the lists' lengths.
+        masks = []
         for group in groups:
-            lists = [self._postings("question", t).ids for t in group]
-            lists = [ids for ids in lists if len(ids)]
-            unions.append(np.unique(np.concatenate(lists)) if lists else _EMPTY_IDS)
+            mask = np.zeros(self.size, dtype=bool)
+            for term in group:
+                ids = self._postings("question", term).ids
+                if len(ids):
+                    mask[ids] = True
+            masks.append(mask)
         others: dict[int, np.ndarray] = {}
         counts = []
         for i, term in probes:
             rest = others.get(i)
             if rest is None:
-                rest_lists = sorted((u for j, u in enumerate(unions) if j != i), key=len)
-                if rest_lists:
-                    rest = rest_lists[0]
-                    for ids in rest_lists[1:]:
-                        rest = rest[_isin_sorted(rest, ids)]
-                else:
-                    rest = np.arange(self.size, dtype=np.int32)
-                if self._deletions:
-                    rest = rest[self._live[rest]]
+                rest = self._live.copy()
+                for j, mask in enumerate(masks):
+                    if j != i:
+                        rest &= mask
                 others[i] = rest
             ids = self._postings("question", term).ids
-            counts.append(int(np.count_nonzero(_isin_sorted(rest, ids))) if len(ids) else 0)
+            counts.append(int(np.count_nonzero(rest[ids])) if len(ids) else 0)
         return counts
 
     def is_live(self, docnum: int) -> bool:
