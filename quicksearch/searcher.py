@@ -28,7 +28,7 @@ from .location import parse_location
 from .models import Completions, Hit, IndexStats, SearchResults
 from .query import ParsedQuery, parse_query, searchable_text
 from .ranking import Clause
-from .related import like_clauses
+from .related import POOL, like_clauses, prefer_subject
 from .schema import question_key, subject_key
 from .snippets import highlight, make_snippet
 from .synonyms import SYNONYM_WEIGHT, synonym_map
@@ -368,7 +368,7 @@ class Searcher:
             clauses = like_clauses(question, keywords, answer, engine.vocabulary.df)
             if not clauses:
                 return [], []
-            wanted = limit + _RELATED_EXTRA
+            wanted = limit + _RELATED_EXTRA + (POOL if page and not subjects else 0)
             return clauses, engine.run(
                 clauses, [], (), (), subjects, 0, wanted, True, settings
             ).rows
@@ -376,15 +376,15 @@ class Searcher:
         clauses, rows = self._on_live(work)
         own_url = page.get("url") if page else None
         own_question = question_key(question) if page else None
+        rows = [
+            (row, score)
+            for row, score in rows
+            if row.get("url") != own_url and question_key(row.get("question", "")) != own_question
+        ]
+        if page and not subjects:
+            rows = prefer_subject(rows, str(page.get("subject") or ""))
         terms = frozenset(t for c in clauses for t, _ in c.variants)
-        hits = []
-        for row, score in rows:
-            if row.get("url") == own_url or question_key(row.get("question", "")) == own_question:
-                continue
-            hits.append(self._hit(row, score, terms))
-            if len(hits) == limit:
-                break
-        return hits
+        return [self._hit(row, score, terms) for row, score in rows[:limit]]
 
     def complete(self, query: str, *, limit: int = 8) -> Completions:
         """Completions of the query's last word (when the query ends in one), most frequent

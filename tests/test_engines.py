@@ -620,3 +620,32 @@ def test_stop_word_queries_find_the_questions_holding_them(location: str) -> Non
         assert [h.url for h in ix.search("what is", limit=1, page=2).hits] == ["/a"]
         assert ix.search("it is what it is").hits == []
         assert ix.search("the -mitochondria").hits == []  # an exclusion is not a stop-word query
+
+
+def test_related_prefers_the_pages_own_subject_on_both_engines(location: str) -> None:
+    from quicksearch import Document
+    from quicksearch.related import SAME_SUBJECT
+
+    def page(url: str, subject: str, question: str, answer: str) -> Document:
+        return Document(url=url, question=question, answer=answer, subject=subject)
+
+    build_index(
+        [
+            page("/bio/enzymes", "Biology", "How do enzymes speed up reactions?",
+                 "Enzymes lower the activation energy of reactions in the cell."),
+            page("/chem/catalysts", "Chemistry", "How do catalysts speed up reactions?",
+                 "Catalysts lower the activation energy of reactions."),
+            page("/bio/cofactors", "Biology", "Why do some enzymes need cofactors?",
+                 "Cofactors help enzymes lower activation energy in the cell."),
+        ],
+        location,
+    )  # fmt: skip
+    with open_index(location) as ix:
+        related = ix.related("/bio/enzymes", limit=2)
+        assert [h.url for h in related] == ["/bio/cofactors", "/chem/catalysts"]
+        assert related[0].score >= related[1].score
+        # The subject only reorders close candidates; an explicit subject still filters.
+        assert [h.url for h in ix.related("/bio/enzymes", subject="Chemistry")] == [
+            "/chem/catalysts"
+        ]
+    assert 0 < SAME_SUBJECT < 1
