@@ -3,9 +3,11 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quicksearch import Document, build_index, open_index
-from quicksearch.expansion import Vocabulary, expand_word
+from quicksearch.expansion import Vocabulary, expand_word, in_context
 
 DOCS = [
     Document(
@@ -240,3 +242,30 @@ def test_forms_that_fit_the_other_words_win(tmp_path: Path) -> None:
         assert ix.search("tuned cellz").hits[0].url == "/cellos"
         # Nothing fits: no guess is forced on the visitor.
         assert ix.search("zzxqv quokkaberry").hits == []
+
+
+@given(
+    words=st.lists(
+        st.text(alphabet="abcdeilmnorst", min_size=1, max_size=12), min_size=1, max_size=5
+    ),
+    counts=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=50),
+)
+@settings(max_examples=80, deadline=None)
+def test_in_context_keeps_every_word_and_sane_weights(words: list[str], counts: list[int]) -> None:
+    vocab = Vocabulary(
+        {"cell": 9, "cells": 3, "cello": 2, "role": 7, "roles": 2, "mito": 1, "motion": 4},
+        {"cell": 9, "cells": 3, "cello": 2, "role": 7, "roles": 2, "mito": 1, "motion": 4},
+    )
+    expansions = [
+        expand_word(w, w, vocab, is_prefix=i == len(words) - 1) for i, w in enumerate(words)
+    ]
+
+    def question_counts(groups, probes):  # type: ignore[no-untyped-def]
+        return [counts[k % len(counts)] for k in range(len(probes))]
+
+    out = in_context(expansions, words, question_counts, vocab, words[-1])
+    assert len(out) == len(expansions)
+    for before, after in zip(expansions, out, strict=True):
+        assert after.variants and all(0 < w <= 1.0 for _, w in after.variants)
+        assert {t for t, _ in before.variants} <= {t for t, _ in after.variants}
+        assert after.word is None or after.word == "" or after.correction == after.word
