@@ -457,6 +457,11 @@ def test_an_index_of_another_schema_version_says_rebuild(typesense: LocalCluster
         timeout=60,
     )
     assert run.returncode == 6 and "Traceback" not in run.stderr
+    # The next update cannot patch pages of another layout: it rebuilds in full.
+    again = update_index(make_docs(3), where)
+    assert again.mode == "full" and again.documents == 3
+    with open_index(where) as ix:
+        assert ix.stats().documents == 3
 
 
 # -- related questions ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..config import DEFAULT_SETTINGS, Settings
+from ..config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
 from ..errors import IndexNotFoundError, NoPreviousGenerationError, QuickSearchError
 from ..indexer import (
     ProgressCallback,
@@ -36,6 +36,7 @@ from ..models import BuildReport, Document, SkippedFile
 from ..sources import OK, SourceRecord, SourceTable, records_for_documents
 from .client import Cluster
 from .store import (
+    CLUSTER_LAYOUT,
     PAGE_FIELDS,
     Lease,
     Statistics,
@@ -233,6 +234,14 @@ def _skipped(table: SourceTable, extra: list[Any], kind: str, source: Any) -> tu
     return tuple(table.skipped(None if kind == "documents" else Path(source)) + extra)
 
 
+def _current_layout(cluster: Cluster, alias: str, name: str) -> bool:
+    stats = read_meta(cluster, alias, name, "stats") or {}
+    return (stats.get("schema_version"), stats.get("cluster_layout", 1)) == (
+        SCHEMA_VERSION,
+        CLUSTER_LAYOUT,
+    )
+
+
 def update_cluster(
     source: str | os.PathLike[str] | Iterable[Document],
     location: ClusterLocation,
@@ -253,7 +262,9 @@ def update_cluster(
     cluster.stick_to_leader()
     alias = location.collection
     live = cluster.alias(alias)
-    if live is None:
+    # A collection of another layout (fields an older quicksearch did not write) cannot be
+    # patched page by page: it is rebuilt in full, as a folder index of another version is.
+    if live is None or not _current_layout(cluster, alias, live):
         return build_cluster(
             source,
             location,
