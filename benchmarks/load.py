@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/load.py --index DIR [--queries FILE] [--words 2] [--clients 16]
         [--seconds 20] [--workers 2] [--endpoint search|suggest] [--rebuild SOURCE] [--json OUT]
-    python benchmarks/load.py --index DIR --query-log [--rounds 3] ...
+    python benchmarks/load.py --index DIR --query-log [FILE] [--rounds 3] ...
 
 Starts the real server (`quicksearch serve --workers N`) on 127.0.0.1, then N clients send
 GET /search (or /suggest) requests back to back, cycling through the queries of the file that
@@ -181,8 +181,12 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
         "--query-log",
-        action="store_true",
-        help="compare throughput without and with serve --query-log, in alternating rounds",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="FILE",
+        help="compare throughput without and with serve --query-log, in alternating rounds "
+        "(FILE keeps the last logged round's log; default: a temporary file)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each, with --query-log")
     args = parser.parse_args()
@@ -194,7 +198,7 @@ def main() -> int:
     queries = [json.loads(line)["query"] for line in args.queries.read_text().splitlines() if line]
     queries = [q for q in dict.fromkeys(queries) if len(q.split()) == args.words] or queries
     paths = [f"/{args.endpoint}?q={quote(q)}&limit=10" for q in queries]
-    if args.query_log:
+    if args.query_log is not None:
         return compare_query_log(args, paths)
 
     port = free_port()
@@ -291,7 +295,10 @@ def compare_query_log(args: argparse.Namespace, paths: list[str]) -> int:
     for round_no in range(args.rounds):
         for logged in (False, True):
             with tempfile.TemporaryDirectory() as folder:
-                log = Path(folder) / "queries.jsonl" if logged else None
+                log = None
+                if logged:
+                    log = Path(args.query_log or Path(folder) / "queries.jsonl")
+                    log.unlink(missing_ok=True)  # each round's log holds that round alone
                 port = free_port()
                 server = start_server(args.index, port, args.workers, log)
                 try:
