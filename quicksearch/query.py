@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .analysis import analyze, stem
+from .analysis import STOP_WORDS, analyze, fold_word, stem
 from .cleaning import canonical_subject
 
 __all__ = ["ParsedQuery", "parse_query", "searchable_text"]
@@ -47,6 +47,9 @@ class ParsedQuery:
     long: bool = False
     #: The last word, when the query ends in it: it may be unfinished (search-as-you-type).
     prefix: str | None = None
+    #: A stop word of three letters or more that ends the query, dropped from ``terms``: it may
+    #: be the start of another word ("applications the" on the way to "therapy").
+    trailing_stop: str | None = None
     #: Indices into ``terms`` of the words joined by OR (``cats OR dogs``): either may match.
     alternatives: tuple[tuple[int, ...], ...] = ()
     phrases: tuple[tuple[str, ...], ...] = ()
@@ -91,8 +94,9 @@ def parse_query(
     either: list[list[str]] = []  # runs of words joined by OR
     joining = False
 
+    trailing = None
     for m in _CLAUSE.finditer(text):
-        prefix = None
+        prefix = trailing = None
         if m.group("word") == "OR" and not m.group("neg"):
             joining = bool(either)  # "a OR b": b joins a's run; a leading OR is just a word
             continue
@@ -107,6 +111,9 @@ def parse_query(
         quoted = m.group("phrase") is not None
         tokens = list(analyze(m.group("phrase") if quoted else m.group("word"), stemming=False))
         if not tokens:
+            raw = fold_word(m.group("word") or "")
+            if not quoted and not negated and m.end() == len(text) and len(raw) >= 3:
+                trailing = raw if raw in STOP_WORDS else None
             continue
         words = [stem(t.term) for t in tokens]
         if negated:
@@ -149,6 +156,7 @@ def parse_query(
         counts=tuple(counts[t] for t, _ in kept),
         long=long,
         prefix=prefix if prefix in dict(kept).values() else None,
+        trailing_stop=trailing if kept and not long else None,
         alternatives=alternatives,
         phrases=phrases_t,
         excluded_terms=tuple(dict.fromkeys(ex_terms))[:max_terms],

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .analysis import STOP_WORDS, fold_word, load_stemmer, plain_words
+from .analysis import STOP_WORDS, fold_word, load_stemmer, plain_words, stem
 from .cleaning import canonical_subject
 from .config import DEFAULT_SETTINGS, Settings
 from .engine import Engine, GenerationGoneError, Location, Rows, open_location
@@ -23,7 +23,7 @@ from .errors import (
     PageNotFoundError,
     QuickSearchError,
 )
-from .expansion import Expansion, expand_word, in_context
+from .expansion import CONTEXT_MAX_WORDS, Expansion, expand_word, in_context
 from .location import parse_location
 from .models import Completions, Hit, IndexStats, SearchResults
 from .query import ParsedQuery, parse_query, searchable_text
@@ -220,30 +220,31 @@ class Searcher:
         if parsed.long:
             settings = _for_long_query(settings, keep_field_boosts=bool(boosts))
 
-        def work(engine: Engine) -> tuple[list[Expansion], Rows]:
+        def work(engine: Engine) -> tuple[ParsedQuery, list[Expansion], Rows]:
+            query = _with_trailing_stop(parsed, engine)
             expansions = [
-                expand_word(t, w, engine.vocabulary, is_prefix=w == parsed.prefix)
-                for t, w in zip(parsed.terms, parsed.words, strict=True)
+                expand_word(t, w, engine.vocabulary, is_prefix=w == query.prefix)
+                for t, w in zip(query.terms, query.words, strict=True)
             ]
-            if not parsed.long and not parsed.alternatives:
+            if not query.long and not query.alternatives:
                 expansions = in_context(
                     expansions,
-                    parsed.words,
+                    query.words,
                     engine.question_counts,
                     engine.vocabulary,
-                    parsed.prefix,
+                    query.prefix,
                 )
             synonyms = synonym_map(settings.synonyms)
             expansions = [
                 _with_synonyms(e, synonyms.get(t, ()))
-                for e, t in zip(expansions, parsed.terms, strict=True)
+                for e, t in zip(expansions, query.terms, strict=True)
             ]
             found = self._run(
-                engine, parsed, expansions, subjects, limit, page, settings, collapse_duplicates
+                engine, query, expansions, subjects, limit, page, settings, collapse_duplicates
             )
-            return expansions, found
+            return query, expansions, found
 
-        expansions, (rows, total, facets, exact) = self._on_live(work)
+        parsed, expansions, (rows, total, facets, exact) = self._on_live(work)
         terms = parsed.highlight_terms | {t for e in expansions for t, _ in e.variants}
         hits = [self._hit(row, score, terms) for row, score in rows]
         return SearchResults(
@@ -424,6 +425,33 @@ def _with_synonyms(expansion: Expansion, synonyms: Iterable[str]) -> Expansion:
     for term in synonyms:
         variants.setdefault(term, SYNONYM_WEIGHT)
     return dataclasses.replace(expansion, variants=tuple(variants.items()))
+
+
+def _with_trailing_stop(parsed: ParsedQuery, engine: Engine) -> ParsedQuery:
+    """``parsed`` with its trailing stop word ("applications the") back as a word being typed,
+    when a question holds one of its completions beside the other words; else as it was."""
+    word = parsed.trailing_stop
+    if not word or parsed.alternatives or len(parsed.terms) >= CONTEXT_MAX_WORDS:
+        return parsed
+    vocabulary = engine.vocabulary
+    completed = {
+        stem(c) for c in vocabulary.completions(word) if c != word and c not in STOP_WORDS
+    }
+    stems = [t for t in completed if vocabulary.df.get(t)]
+    if not stems:
+        return parsed
+    groups = [[t] for t in parsed.terms] + [stems]
+    last = len(groups) - 1
+    if not any(engine.question_counts(groups, [(last, t) for t in stems])):
+        return parsed
+    return dataclasses.replace(
+        parsed,
+        terms=(*parsed.terms, word),
+        words=(*parsed.words, word),
+        counts=(*parsed.counts, 1),
+        prefix=word,
+        trailing_stop=None,
+    )
 
 
 #: A stop-word query longer than this is not searched (no question holds it as a phrase).

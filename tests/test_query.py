@@ -1,3 +1,4 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -53,3 +54,18 @@ def test_counts_line_up_with_terms(text: str, long_words: int) -> None:
         assert q.phrases == ()
     else:
         assert long_words == 0 or len(q.terms) <= long_words
+
+
+@pytest.mark.parametrize(
+    ("text", "trailing"),
+    [
+        ("applications the", "the"),
+        ("applications the ", None),  # finished: a space follows
+        ("applications of", None),  # two letters: too short to be a word's start
+        ('applications "the"', None),
+        ("applications -the", None),
+        ("what is the", None),  # stop words only: searched as a phrase instead
+    ],
+)
+def test_a_trailing_stop_word_is_kept_aside(text: str, trailing: str | None) -> None:
+    assert parse_query(text).trailing_stop == trailing

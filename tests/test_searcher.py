@@ -296,3 +296,20 @@ def test_query_words_in_the_typed_order_in_a_question_rank_first(tmp_path: Path)
         # A half-typed or misspelt word keeps its place in the order.
         assert first("cirrhosis cau") == "/cirrhosis-first"
         assert first("causes cirrhossis") == "/cause-first"
+
+
+def test_a_trailing_stop_word_may_be_a_word_being_typed(tmp_path: Path) -> None:
+    docs = [
+        Document(
+            url="/therapy", question="What are the applications of light therapy?", answer="."
+        ),
+        Document(url="/apps", question="Which applications run on phones?", answer="."),
+        Document(url="/history", question="What shaped the history of Rome?", answer="."),
+    ]
+    build_index(docs, tmp_path / "ix")
+    with open_index(tmp_path / "ix") as ix:
+        # "the" may be the start of "therapy": a question holds it beside "applications".
+        assert ix.search("applications the").hits[0].url == "/therapy"
+        # Finished with a space, or nothing fits: the stop word is dropped as before.
+        assert {h.url for h in ix.search("applications the ").hits} == {"/therapy", "/apps"}
+        assert [h.url for h in ix.search("rome the").hits] == ["/history"]
