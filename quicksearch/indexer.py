@@ -36,6 +36,7 @@ from .parallel import QuickWriter, build_segments, paused_gc, worker_setup
 from .ranking import VOCABULARY_FILE, load_vocabulary, save_vocabulary
 from .schema import counting_words, document_fields, make_schema
 from .sources import (
+    EXCLUDED,
     OK,
     SOURCES_FILE,
     SourceRecord,
@@ -311,6 +312,7 @@ def _add_all(
     records: dict[str, SourceRecord] = {}
     extra_skipped: list[SkippedFile] = []
     seen_urls: set[str] = set()
+    claimed: set[str] = set()
     try:
         for record, doc in items:
             ticker.tick()
@@ -318,8 +320,13 @@ def _add_all(
                 extra_skipped.append(SkippedFile(record.key[4:], "duplicate url (kept the first)"))
                 continue
             records[record.key] = record
-            if record.status != OK or doc is None or record.url in seen_urls:
+            if record.url in claimed:
                 continue
+            if record.status == EXCLUDED and record.url:
+                claimed.add(record.url)  # a later copy of a no_index page stays out too
+            if record.status != OK or doc is None:
+                continue
+            claimed.add(record.url)  # type: ignore[arg-type]
             seen_urls.add(record.url)  # type: ignore[arg-type]
             writer.add_document(**document_fields(doc))
     except BaseException:

@@ -64,17 +64,23 @@ class SourceTable:
             return None
 
     def owners(self) -> dict[str, str]:
-        """url → key of the page that holds it (the first indexable page in key order)."""
-        owners: dict[str, str] = {}
+        """url → key of the page that holds it: the first page in key order that claims the
+        url, when that page is indexable. A ``no_index`` page claims its url too, so a later
+        copy of it does not make the url searchable."""
+        return {url: key for url, key in self.claims().items() if self.records[key].status == OK}
+
+    def claims(self) -> dict[str, str]:
+        """url → key of the first indexable or ``no_index`` page with it, in key order."""
+        claims: dict[str, str] = {}
         for key in sorted(self.records):
             record = self.records[key]
-            if record.status == OK and record.url and record.url not in owners:
-                owners[record.url] = key
-        return owners
+            if record.status in (OK, EXCLUDED) and record.url and record.url not in claims:
+                claims[record.url] = key
+        return claims
 
     def skipped(self, root: Path | None) -> list[SkippedFile]:
         """Every page not in the index and why: parse failures and duplicate urls."""
-        owners = self.owners()
+        owners, claims = self.owners(), self.claims()
         out = []
         for key in sorted(self.records):
             record = self.records[key]
@@ -82,7 +88,7 @@ class SourceTable:
             if record.status == SKIPPED:
                 out.append(SkippedFile(where, record.reason))
             elif record.status == OK and record.url and owners.get(record.url) != key:
-                first = owners[record.url]
+                first = claims[record.url]
                 kept = str(root / first) if root is not None else first
                 out.append(SkippedFile(where, f"duplicate url {record.url} (kept {kept})"))
         return out

@@ -654,3 +654,18 @@ def test_related_prefers_the_pages_own_subject_on_both_engines(location: str) ->
             "/chem/catalysts"
         ]
     assert 0 < SAME_SUBJECT < 1
+
+
+def test_a_no_index_page_keeps_later_copies_of_its_url_out_on_both_engines(
+    location: str, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    write_page(src, "a/draft.md", url="/x", question="Quokka draft?", answer="Hidden.",
+               extra="no_index: True\n")  # fmt: skip
+    write_page(src, "b/copy.md", url="/x", question="Quokka copy?", answer="Also hidden.")
+    write_page(src, "c/other.md", url="/y", question="Wombat page?", answer="Shown.")
+    report = build_index(src, location, jobs=1)
+    assert report.documents == 1 and report.excluded == 1
+    with open_index(location) as ix:
+        assert ix.search("quokka").hits == []
+        assert [h.url for h in ix.search("wombat").hits] == ["/y"]

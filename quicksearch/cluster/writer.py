@@ -33,7 +33,7 @@ from ..indexer import (
 )
 from ..location import ClusterLocation
 from ..models import BuildReport, Document, SkippedFile
-from ..sources import OK, SourceRecord, SourceTable, records_for_documents
+from ..sources import EXCLUDED, OK, SourceRecord, SourceTable, records_for_documents
 from .client import Cluster
 from .store import (
     CLUSTER_LAYOUT,
@@ -82,7 +82,11 @@ def _pages(
             extra.append(SkippedFile(record.key[4:], "duplicate url (kept the first)"))
             continue
         records[record.key] = record
-        if record.status != OK or doc is None or record.url in seen:
+        if record.url in seen:
+            continue
+        if record.status == EXCLUDED and record.url:
+            seen.add(record.url)  # a later copy of a no_index page stays out too
+        if record.status != OK or doc is None:
             continue
         seen.add(record.url)  # type: ignore[arg-type]
         page = stats.page(doc)
