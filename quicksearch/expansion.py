@@ -3,9 +3,11 @@
 Works on the index vocabulary (every term with its document frequency); engine-free.
 
 - A word that is unknown, or much rarer than a close neighbour, also matches index terms within
-  edit distance 1 (words of 5-8 letters) or 2 (9 or more), transpositions counting as one edit.
+  edit distance 1 (words of 4-8 letters) or 2 (9 or more), transpositions counting as one edit.
 - The last word of a query, when the query ends in it, also matches as a prefix: its most
   frequent completions, capped.
+- In a query of a few words, each word's forms are then weighed by whether a question holds
+  them beside the other words (:func:`in_context`), which also catches real-word typos.
 
 Corrected and completed forms carry a weight below 1, so exact matches rank above them.
 """
@@ -171,7 +173,6 @@ def expand_word(
 #: question; other fitting corrections weigh IN_CONTEXT[distance], and forms that fit no
 #: question are multiplied by OUT_OF_CONTEXT when another form fits.
 CONTEXT_MAX_WORDS = 4
-SHARE_IDF = True
 IN_CONTEXT = {1: 0.9, 2: 0.75}
 COMPLETION_IN_CONTEXT = 0.9
 OUT_OF_CONTEXT = 0.5
@@ -233,7 +234,7 @@ def in_context(
         if not fitting:
             if any(counts.get((i, t)) for t in variants):
                 expansion = _reweigh(expansion, counts, i, {})
-                expansion = dataclasses.replace(expansion, word="", shared_idf=SHARE_IDF)
+                expansion = dataclasses.replace(expansion, word="", shared_idf=True)
             out.append(expansion)
             continue
         best = min(fitting, key=lambda t: (distances[t], -counts[(i, t)]))
