@@ -36,11 +36,10 @@ from .parallel import QuickWriter, build_segments, paused_gc, worker_setup
 from .ranking import VOCABULARY_FILE, load_vocabulary, save_vocabulary
 from .schema import counting_words, document_fields, make_schema
 from .sources import (
-    EXCLUDED,
-    OK,
     SOURCES_FILE,
     SourceRecord,
     SourceTable,
+    pages_to_index,
     records_for_documents,
     scan_file,
     scan_task,
@@ -311,30 +310,17 @@ def _add_all(
 ) -> tuple[int, SourceTable, list[SkippedFile]]:
     records: dict[str, SourceRecord] = {}
     extra_skipped: list[SkippedFile] = []
-    seen_urls: set[str] = set()
-    claimed: set[str] = set()
+    indexed = 0
     try:
-        for record, doc in items:
-            ticker.tick()
-            if record.key in records:  # only Document sources can repeat a key (their url)
-                extra_skipped.append(SkippedFile(record.key[4:], "duplicate url (kept the first)"))
-                continue
-            records[record.key] = record
-            if record.url in claimed:
-                continue
-            if record.status == EXCLUDED and record.url:
-                claimed.add(record.url)  # a later copy of a no_index page stays out too
-            if record.status != OK or doc is None:
-                continue
-            claimed.add(record.url)  # type: ignore[arg-type]
-            seen_urls.add(record.url)  # type: ignore[arg-type]
+        for _, doc in pages_to_index(items, records, extra_skipped, ticker.tick):
             writer.add_document(**document_fields(doc))
+            indexed += 1
     except BaseException:
         writer.cancel()
         raise
     ticker.finish()
     writer.commit()
-    return len(seen_urls), SourceTable(kind, records), extra_skipped
+    return indexed, SourceTable(kind, records), extra_skipped
 
 
 # -- incremental update ------------------------------------------------------------------------

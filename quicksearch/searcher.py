@@ -434,9 +434,7 @@ def _with_trailing_stop(parsed: ParsedQuery, engine: Engine) -> ParsedQuery:
     if not word or parsed.alternatives or len(parsed.terms) >= CONTEXT_MAX_WORDS:
         return parsed
     vocabulary = engine.vocabulary
-    completed = {
-        stem(c) for c in vocabulary.completions(word) if c != word and c not in STOP_WORDS
-    }
+    completed = {stem(c) for c in vocabulary.completions(word) if c != word and c not in STOP_WORDS}
     stems = [t for t in completed if vocabulary.df.get(t)]
     if not stems:
         return parsed

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -92,6 +92,29 @@ class SourceTable:
                 kept = str(root / first) if root is not None else first
                 out.append(SkippedFile(where, f"duplicate url {record.url} (kept {kept})"))
         return out
+
+
+def pages_to_index(
+    items: Iterable[tuple[SourceRecord, Document | None]],
+    records: dict[str, SourceRecord],
+    skipped: list[SkippedFile],
+    tick: Callable[[], None] = lambda: None,
+) -> Iterator[tuple[SourceRecord, Document]]:
+    """The pages of ``items`` (in key order) that go into the index: the first page of each
+    url, when it is indexable (a ``no_index`` page claims its url too, so a later copy stays
+    out). Every record lands in ``records``; a Document source's repeated url in ``skipped``."""
+    claimed: set[str] = set()
+    for record, doc in items:
+        tick()
+        if record.key in records:  # only Document sources can repeat a key (their url)
+            skipped.append(SkippedFile(record.key[4:], "duplicate url (kept the first)"))
+            continue
+        records[record.key] = record
+        if not record.url or record.url in claimed or record.status not in (OK, EXCLUDED):
+            continue
+        claimed.add(record.url)
+        if record.status == OK and doc is not None:
+            yield record, doc
 
 
 def digest_bytes(data: bytes) -> str:

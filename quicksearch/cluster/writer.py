@@ -33,7 +33,7 @@ from ..indexer import (
 )
 from ..location import ClusterLocation
 from ..models import BuildReport, Document, SkippedFile
-from ..sources import EXCLUDED, OK, SourceRecord, SourceTable, records_for_documents
+from ..sources import SourceRecord, SourceTable, pages_to_index, records_for_documents
 from .client import Cluster
 from .store import (
     CLUSTER_LAYOUT,
@@ -71,32 +71,22 @@ def _pages(
     """Cluster documents in batches; the last batch carries the source table."""
     records: dict[str, SourceRecord] = {}
     extra: list[SkippedFile] = []
-    seen: set[str] = set()
     batch: list[dict[str, Any]] = []
-    kind = "folder"
-    for record, doc in items:
-        ticker.tick()
-        if record.key.startswith("url:"):
-            kind = "documents"
-        if record.key in records:
-            extra.append(SkippedFile(record.key[4:], "duplicate url (kept the first)"))
-            continue
-        records[record.key] = record
-        if record.url in seen:
-            continue
-        if record.status == EXCLUDED and record.url:
-            seen.add(record.url)  # a later copy of a no_index page stays out too
-        if record.status != OK or doc is None:
-            continue
-        seen.add(record.url)  # type: ignore[arg-type]
+    for _, doc in pages_to_index(items, records, extra, ticker.tick):
         page = stats.page(doc)
         page["digest"] = _digest(page)
         batch.append(page)
         if len(batch) >= _BATCH:
-            yield SourceTable(kind, records), batch, extra
+            yield SourceTable(_kind(records), records), batch, extra
             batch = []
     ticker.finish()
-    yield SourceTable(kind, records), batch, extra
+    yield SourceTable(_kind(records), records), batch, extra
+
+
+def _kind(records: dict[str, SourceRecord]) -> str:
+    """Documents given in Python are keyed by url ("url:..."), files by their path."""
+    first = next(iter(records), "")
+    return "documents" if first.startswith("url:") else "folder"
 
 
 def _digest(page: dict[str, Any]) -> str:
