@@ -6,7 +6,8 @@ import itertools
 import os
 import shutil
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,14 @@ HOSTILE_QUERIES = [
     "\\",
     "café",
 ]
+
+
+def wait_until(check: Callable[[], object], timeout: float = 10.0, every: float = 0.02) -> None:
+    """Poll ``check`` until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not true within {timeout} s"
+        time.sleep(every)
 
 
 def write_page(

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from quicksearch import QueryLog, QueryLogError, build_index, build_report
 from quicksearch.analytics import MAX_LOGGED_QUERY, normalise_query, parse_moment, report_files
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, wait_until
+from .typesense_cluster import free_port
 
 
 @pytest.mark.parametrize(
@@ -74,10 +75,10 @@ def test_the_writer_follows_logrotate(tmp_path: Path) -> None:
     log = QueryLog(path, flush_seconds=0.01)
     try:
         log.record("search", q="before", total=1)
-        _until(lambda: path.exists() and path.read_text())
+        wait_until(lambda: path.exists() and path.read_text())
         path.rename(tmp_path / "queries.jsonl.1")  # what logrotate does (create mode)
         log.record("search", q="after", total=1)
-        _until(lambda: path.exists() and path.read_text())
+        wait_until(lambda: path.exists() and path.read_text())
     finally:
         log.close()
     assert [json.loads(x)["q"] for x in path.read_text().splitlines()] == ["after"]
@@ -90,15 +91,6 @@ def test_an_unwritable_log_says_so(tmp_path: Path) -> None:
     with pytest.raises(QueryLogError) as error:
         QueryLog(tmp_path / "missing-folder" / "queries.jsonl")
     assert error.value.exit_code == 14 and "query log" in error.value.message
-
-
-def _until(check: Any, timeout: float = 10.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def _search(t: str, q: str, total: int, **extra: Any) -> dict[str, Any]:
@@ -240,14 +232,6 @@ def test_serve_refuses_an_unwritable_query_log(tmp_path: Path) -> None:
     assert "cannot open the query log" in done.stderr
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _get(url: str, body: bytes | None = None) -> tuple[int, bytes]:
     import urllib.error
     import urllib.request
@@ -267,7 +251,7 @@ def test_two_workers_log_every_search_once_and_metrics_add_up(tmp_path: Path) ->
 
     build_index(FIXTURES / "pages", tmp_path / "ix", jobs=1)
     log = tmp_path / "queries.jsonl"
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     server = subprocess.Popen(
@@ -276,7 +260,7 @@ def test_two_workers_log_every_search_once_and_metrics_add_up(tmp_path: Path) ->
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:
-        _until(lambda: _ping(base), timeout=60)
+        wait_until(lambda: _ping(base), timeout=60)
         queries = [f"acid {i}" if i % 3 else f"xqzvbnm{i}" for i in range(300)]
         with ThreadPoolExecutor(8) as pool:
             answers = list(
@@ -298,7 +282,7 @@ def test_two_workers_log_every_search_once_and_metrics_add_up(tmp_path: Path) ->
             assert families["quicksearch_http_requests_total"] == 300
             assert families["quicksearch_zero_result_searches_total"] == 100
             assert families["quicksearch_clicks_total"] == 20
-        _until(lambda: log.exists() and len(log.read_text().splitlines()) >= 320)
+        wait_until(lambda: log.exists() and len(log.read_text().splitlines()) >= 320)
     finally:
         server.terminate()
         server.wait(30)

@@ -35,6 +35,7 @@ from .conftest import (
     cluster_or_skip,
     make_docs,
     new_location,
+    wait_until,
     write_page,
 )
 from .typesense_cluster import API_KEY, LocalCluster
@@ -190,10 +191,7 @@ def test_missing_index_on_both_engines(location: str) -> None:
 
 def _until(check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
     """A searcher sees a switch within its alias check interval (the cluster: 1 s)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "the searcher did not follow the switch"
-        time.sleep(0.2)
+    wait_until(check, timeout, every=0.2)
 
 
 # -- the cluster's faults --------------------------------------------------------------------
