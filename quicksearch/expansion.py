@@ -46,6 +46,8 @@ class Vocabulary:
 
     def __init__(self, terms: dict[str, int], words: dict[str, int] | None = None) -> None:
         self.df = terms
+        #: The largest document frequency (the related-questions query weighs words by it).
+        self.max_df = max(terms.values(), default=1)
         # Without recorded words (an older index), the stems stand in for them.
         self.words = words or terms
         self._sorted_words = sorted(self.words)

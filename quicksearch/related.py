@@ -34,15 +34,19 @@ SAME_SUBJECT = 0.3
 POOL = 24
 
 
-def like_clauses(question: str, keywords: str, answer: str, df: dict[str, int]) -> list[Clause]:
-    """The weighted clauses of the query that finds pages like this text."""
+def like_clauses(
+    question: str, keywords: str, answer: str, df: dict[str, int], most: int | None = None
+) -> list[Clause]:
+    """The weighted clauses of the query that finds pages like this text; ``most`` is the
+    largest of ``df`` (computed when not given)."""
     weights: Counter[str] = Counter()
     for field_text, weight in ((question, QUESTION_WEIGHT), (keywords, KEYWORDS_WEIGHT)):
         for term in {stem(w) for w in kept_words(field_text)}:
             if df.get(term):
                 weights[term] += weight
     if answer:
-        most = max(df.values(), default=1)
+        if most is None:
+            most = max(df.values(), default=1)
         counts = Counter(stem(w) for w in kept_words(answer))
         telling = sorted(
             (t for t in counts if df.get(t)),
