@@ -689,8 +689,11 @@ class Ranker:
         wanted = start + count
         depth = max(wanted, _PROXIMITY_DEPTH if pairs else 0)
 
-        conj = self._conjunction(plans, excluded_plans)
-        if n == 1 or len(conj) >= count:
+        # The pages with every word number at most the smallest clause's postings: when those
+        # cannot fill a page (a long query with a rare word), they are not worth listing.
+        fewest = min(p.size for p in plans)
+        conj = self._conjunction(plans, excluded_plans) if n == 1 or fewest >= count else None
+        if conj is not None and (n == 1 or len(conj) >= count):
             facets = self._facets(conj, collapse)
             docs = conj if allowed is None else conj[allowed[conj]]
             total = self._distinct(docs) if collapse else len(docs)
@@ -732,7 +735,11 @@ class Ranker:
         total = self._distinct(candidates) if collapse else len(candidates)
         if start >= total:
             return Ranked([], [], total, facets, False)
-        partial = len(candidates) > len(conj if allowed is None else conj[allowed[conj]])
+        if conj is None and len(candidates) <= fewest:
+            conj = self._conjunction(plans, excluded_plans)
+        partial = conj is None or len(candidates) > len(
+            conj if allowed is None else conj[allowed[conj]]
+        )
         long_query = n > _STRICT_COVERAGE_UP_TO
         weights = np.zeros(n)
         share_total = 0.0
