@@ -26,6 +26,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import yaml
 from eval_dev import inputs_present
@@ -117,12 +118,34 @@ def bm25s_reference(pages: dict[str, tuple[str, str, str]]):  # type: ignore[no-
     return related
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def sample_arguments(parser: argparse.ArgumentParser) -> None:
+    """The corpus, index and sample options this script and related_ceiling.py share."""
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--index", type=Path, default=Path("/tmp/quicksearch-bench/index"))
     parser.add_argument("--sample", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
+
+
+def wanted(url: str, pages: dict[str, Any], links: dict[str, list[str]]) -> set[str]:
+    """The page's editor links that point at other indexed pages."""
+    return {x for x in links[url] if x in pages and x != url}
+
+
+def linked_sample(
+    args: argparse.Namespace, pages: dict[str, Any], links: dict[str, list[str]]
+) -> list[str]:
+    """Builds the index if missing; the fixed-seed sample of pages with links to others."""
+    if not (args.index / "CURRENT").exists():
+        build_index(args.corpus, args.index, force=True)
+    linked = sorted(u for u in links if wanted(u, pages, links))
+    sample = random.Random(args.seed).sample(linked, min(args.sample, len(linked)))
+    print(f"{len(linked):,} pages carry links to indexed pages; sample {len(sample):,}")
+    return sample
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sample_arguments(parser)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--cluster", metavar="LOCATION", help="also the cluster engine there")
     args = parser.parse_args()
@@ -132,11 +155,7 @@ def main() -> int:
     started = time.perf_counter()
     pages, links = read_pages(args.corpus)
     print(f"{len(pages):,} pages read in {time.perf_counter() - started:.1f} s")
-    if not (args.index / "CURRENT").exists():
-        build_index(args.corpus, args.index, force=True)
-    linked = sorted(u for u, ls in links.items() if any(x in pages and x != u for x in ls))
-    sample = random.Random(args.seed).sample(linked, min(args.sample, len(linked)))
-    print(f"{len(linked):,} pages carry links to indexed pages; sample {len(sample):,}")
+    sample = linked_sample(args, pages, links)
 
     engines = {}
     index = open_index(args.index)
@@ -157,13 +176,13 @@ def main() -> int:
     for name, related in engines.items():
         r5, r10, rr, times = [], [], [], []
         for url in sample:
-            wanted = {x for x in links[url] if x in pages and x != url}
+            linked = wanted(url, pages, links)
             t = time.perf_counter()
             got = related(url)
             times.append((time.perf_counter() - t) * 1000)
-            r5.append(len(wanted & set(got[:5])) / len(wanted))
-            r10.append(len(wanted & set(got[:K])) / len(wanted))
-            first = next((i for i, u in enumerate(got[:K]) if u in wanted), None)
+            r5.append(len(linked & set(got[:5])) / len(linked))
+            r10.append(len(linked & set(got[:K])) / len(linked))
+            first = next((i for i, u in enumerate(got[:K]) if u in linked), None)
             rr.append(0.0 if first is None else 1.0 / (first + 1))
         q = statistics.quantiles(times, n=100)
         print(

@@ -20,17 +20,15 @@ Only content is used to rank; the links are the yardstick, never an input.
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from eval_dev import inputs_present
-from related import read_pages
+from related import linked_sample, read_pages, sample_arguments, wanted
 
-from quicksearch import build_index, open_index
+from quicksearch import open_index
 from quicksearch.analysis import stem
 from quicksearch.schema import kept_words
 
@@ -60,18 +58,12 @@ def tfidf_rows(texts: list[list[str]]) -> sp.csr_matrix:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, required=True)
-    parser.add_argument("--index", type=Path, default=Path("/tmp/quicksearch-bench/index"))
-    parser.add_argument("--sample", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=7)
+    sample_arguments(parser)
     args = parser.parse_args()
     if not inputs_present(corpus=args.corpus, queries=None):
         return 2
     pages, links = read_pages(args.corpus)
-    if not (args.index / "CURRENT").exists():
-        build_index(args.corpus, args.index, force=True)
-    linked = sorted(u for u, ls in links.items() if any(x in pages and x != u for x in ls))
-    sample = random.Random(args.seed).sample(linked, min(args.sample, len(linked)))
+    sample = linked_sample(args, pages, links)
     urls = list(pages)
     position = {u: i for i, u in enumerate(urls)}
 
@@ -86,7 +78,7 @@ def main() -> int:
         scores = (matrix[[position[u] for u in chunk]] @ matrix.T).toarray()
         for row, url in zip(scores, chunk, strict=True):
             row[position[url]] = -np.inf
-            for link in {x for x in links[url] if x in pages and x != url}:
+            for link in wanted(url, pages, links):
                 ranks.append(int(np.count_nonzero(row > row[position[link]])))
     ranked = np.array(ranks)
     print(f"{len(sample):,} pages, {len(ranked):,} links to indexed pages")
@@ -99,10 +91,10 @@ def main() -> int:
     index.warm()
     recall: dict[int, list[float]] = {10: [], 50: [], 100: []}
     for url in sample:
-        wanted = {x for x in links[url] if x in pages and x != url}
+        linked = wanted(url, pages, links)
         got = [h.url for h in index.related(url, limit=100)]
         for cut, values in recall.items():
-            values.append(len(wanted & set(got[:cut])) / len(wanted))
+            values.append(len(linked & set(got[:cut])) / len(linked))
     print(
         "quicksearch related(): recall of the links at "
         + ", ".join(f"{cut} {statistics.fmean(values):.3f}" for cut, values in recall.items())

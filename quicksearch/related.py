@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .analysis import stem
 from .ranking import Clause
 from .schema import kept_words, subject_key
+
+if TYPE_CHECKING:
+    from .expansion import Vocabulary
 
 __all__ = ["like_clauses", "prefer_subject"]
 
@@ -34,19 +37,16 @@ SAME_SUBJECT = 0.3
 POOL = 24
 
 
-def like_clauses(
-    question: str, keywords: str, answer: str, df: dict[str, int], most: int | None = None
-) -> list[Clause]:
-    """The weighted clauses of the query that finds pages like this text; ``most`` is the
-    largest of ``df`` (computed when not given)."""
+def like_clauses(question: str, keywords: str, answer: str, vocabulary: Vocabulary) -> list[Clause]:
+    """The weighted clauses of the query that finds pages like this text."""
+    df = vocabulary.df
     weights: Counter[str] = Counter()
     for field_text, weight in ((question, QUESTION_WEIGHT), (keywords, KEYWORDS_WEIGHT)):
         for term in {stem(w) for w in kept_words(field_text)}:
             if df.get(term):
                 weights[term] += weight
     if answer:
-        if most is None:
-            most = max(df.values(), default=1)
+        most = vocabulary.max_df
         counts = Counter(stem(w) for w in kept_words(answer))
         telling = sorted(
             (t for t in counts if df.get(t)),

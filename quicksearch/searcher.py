@@ -366,8 +366,7 @@ class Searcher:
         subjects = [subject_key(canonical_subject(subject))] if subject else []
 
         def work(engine: Engine) -> tuple[list[Clause], list[tuple[dict[str, Any], float]]]:
-            vocabulary = engine.vocabulary
-            clauses = like_clauses(question, keywords, answer, vocabulary.df, vocabulary.max_df)
+            clauses = like_clauses(question, keywords, answer, engine.vocabulary)
             if not clauses:
                 return [], []
             wanted = limit + _RELATED_EXTRA + (POOL if page and not subjects else 0)
