@@ -69,6 +69,7 @@ class Searcher:
         self.settings = settings
         self._lock = threading.RLock()
         self._refresh_lock = threading.Lock()
+        self._open_attempts = 0  # generations this handle tried to switch to
         self._signature = self._location.signature()
         self._engine: Engine | None = self._open_live()
 
@@ -105,22 +106,30 @@ class Searcher:
     def refresh(self) -> bool:
         """Switch to the live generation if a rebuild replaced it; return True if it did.
 
-        The new generation is opened and warmed while searches go on against the old one, so
-        a swap costs no request more than a lock hand-over.
+        The new generation is opened and warmed once, by the first caller that sees it. A
+        caller that sees it while another thread is opening it waits for that thread rather
+        than answer from the old one: a search that starts after a rebuild has finished always
+        reads the new index.
         """
         signature = self._location.signature()
         with self._lock:
-            engine = self._require_engine()
+            self._require_engine()
             if signature == self._signature:
                 return False
-        if not self._refresh_lock.acquire(blocking=False):
-            return False  # another thread is opening it; keep serving the old one meanwhile
-        try:
+            attempts = self._open_attempts
+        with self._refresh_lock:
+            with self._lock:
+                engine = self._require_engine()
+                if signature == self._signature:
+                    return False  # the thread we waited for has switched already
+                if attempts != self._open_attempts:
+                    return False  # it failed for the thread we waited for; the next call retries
             if self._location.live_name() == engine.name:
                 with self._lock:
                     self._signature = signature
                 return False
             try:
+                self._open_attempts += 1
                 fresh = self._open_live()
                 fresh.warm()
             except QuickSearchError as exc:
@@ -132,8 +141,6 @@ class Searcher:
                 self._engine, self._signature = fresh, signature
                 old.close()
             return True
-        finally:
-            self._refresh_lock.release()
 
     def warm(self) -> None:
         """Load now what the first search would load (a server calls this before serving)."""

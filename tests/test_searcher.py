@@ -137,6 +137,39 @@ def test_open_searcher_sees_a_rebuild(tmp_path: Path) -> None:
         assert ix.stats().documents == 1
 
 
+def test_a_search_during_another_threads_switch_reads_the_new_generation(tmp_path: Path) -> None:
+    # A server's follower thread may be opening the new generation when a request comes in;
+    # the request must not answer from the old one once the rebuild has finished.
+    build_index(make_docs(3), tmp_path / "ix")
+    with open_index(tmp_path / "ix") as ix:
+        build_index(
+            [Document(url="/k", question="Kettle?", answer="A kettle boils.")],
+            tmp_path / "ix",
+            force=True,
+        )
+        opening, release = threading.Event(), threading.Event()
+        open_live = ix._open_live
+
+        def slow_open(*args: object, **kwargs: object) -> object:
+            opening.set()
+            release.wait(10)
+            return open_live(*args, **kwargs)
+
+        ix._open_live = slow_open  # type: ignore[method-assign]
+        follower = threading.Thread(target=ix.refresh)
+        follower.start()
+        assert opening.wait(10)
+        totals: list[int] = []
+        request = threading.Thread(target=lambda: totals.append(ix.search("kettle").total))
+        request.start()
+        request.join(0.3)  # the request waits for the follower, it does not answer now
+        release.set()
+        follower.join(10)
+        request.join(10)
+        assert totals == [1]
+        assert ix.stats().documents == 1
+
+
 def test_shared_between_threads(built_index: Path) -> None:
     errors: list[BaseException] = []
     with open_index(built_index) as ix:
