@@ -115,6 +115,7 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=262_144)
 def fold_word(raw: str) -> str:
     """Lower-case, fold accents and apostrophes (stop words kept)."""
     word = raw.lower().replace("’", "'")

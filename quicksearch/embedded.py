@@ -83,6 +83,7 @@ class EmbeddedEngine:
     def warm(self) -> None:
         """Load what the first search would otherwise load."""
         self.vocabulary.prepare()
+        self._question_texts()
 
     def close(self) -> None:
         self.searcher.close()
@@ -125,20 +126,13 @@ class EmbeddedEngine:
     def question_phrase(
         self, words: Sequence[str], subject_keys: list[str], start: int, count: int
     ) -> Rows:
-        if self._questions is None:
-            # Stop words are in no index field: read the questions once (a quarter second for
-            # 36,000 pages), as " word word " strings with their word count and url.
-            questions = []
-            for fields in self.searcher.reader().all_stored_fields():
-                plain = plain_words(str(fields.get("question", "")))
-                questions.append((f" {' '.join(plain)} ", len(plain), str(fields.get("url", ""))))
-            self._questions = questions
+        questions = self._question_texts()
         ranker = self.ranker
         allowed = ranker.subject_mask(subject_keys) if subject_keys else None
         needle = f" {' '.join(words)} "
         found = [
             (length, url, docnum)
-            for docnum, (text, length, url) in enumerate(self._questions)
+            for docnum, (text, length, url) in enumerate(questions)
             if needle in text and ranker.is_live(docnum) and (allowed is None or allowed[docnum])
         ]
         found.sort()
@@ -152,6 +146,19 @@ class EmbeddedEngine:
         stored = self.searcher.stored_fields
         rows = [(stored(n), 1.0) for n in distinct[start : start + count]]
         return Rows(rows, len(distinct), {}, True)
+
+    def _question_texts(self) -> list[tuple[str, int, str]]:
+        # Stop words are in no index field: read the questions once per generation, as
+        # " word word " strings with their word count and url. It takes about 0.4 s for 36,000
+        # pages, so warm() does it, before a switch, rather than the first stop-word query
+        # under the searcher's lock.
+        if self._questions is None:
+            questions = []
+            for fields in self.searcher.reader().all_stored_fields():
+                plain = plain_words(str(fields.get("question", "")))
+                questions.append((f" {' '.join(plain)} ", len(plain), str(fields.get("url", ""))))
+            self._questions = questions
+        return self._questions
 
     def _phrase_clause(self, words: tuple[str, ...]) -> Clause:
         # Positions are checked by the engine, only for documents that have all the words.
