@@ -288,9 +288,8 @@ def create_app(
         state.searcher = searcher or Searcher(config.index_dir, settings=settings)
         if config.query_log:
             state.log = QueryLog(config.query_log, on_drop=metrics.log_dropped.inc)
-        await run_in_threadpool(current().warm)
-        await run_in_threadpool(_settle_heap)
-        task = asyncio.create_task(_follow_rebuilds(current(), config.refresh_seconds))
+        settled = await run_in_threadpool(_settle, current(), None)
+        task = asyncio.create_task(_follow_rebuilds(current(), config.refresh_seconds, settled))
         try:
             yield
         finally:
@@ -413,32 +412,36 @@ def _click_body(body: bytes, config: ServerConfig) -> dict[str, Any]:
     return {"q": normalise_query(q), "url": url, "rank": rank, "id": search_id}
 
 
-async def _follow_rebuilds(searcher: Searcher, every: float) -> None:
+async def _follow_rebuilds(searcher: Searcher, every: float, settled: str) -> None:
     """Switch to a new generation soon after a rebuild, before a request has to."""
-    settled = searcher.generation
     while True:
         await asyncio.sleep(every)
         try:
             if await run_in_threadpool(searcher.refresh):
                 _log.info("now serving a new index generation")
-            if searcher.generation != settled:  # switched here or by a request
-                await run_in_threadpool(_settle_heap)
-                settled = searcher.generation
+            # Off the event loop: reading the generation waits for the searcher's lock.
+            settled = await run_in_threadpool(_settle, searcher, settled)
         except QuickSearchError as exc:
             _log.warning("index refresh failed: %s", exc)
 
 
-def _settle_heap() -> None:
-    """Hide what the open index holds from the garbage collector's full collections.
+def _settle(searcher: Searcher, settled: str | None) -> str:
+    """Warm a new searcher (``settled`` None), or settle the heap after a switch (made here or
+    by a request); return the generation now served.
 
-    The index's caches are some 100,000 long-lived objects; every full collection walks them
-    all, a pause of about 60 ms in whichever request triggers it. Frozen objects are still
-    freed by reference counting; unfreezing first lets a generation that was switched away
-    from be collected before the new one is frozen.
+    The index's caches are some 100,000 long-lived objects; every full garbage collection walks
+    them all, a pause of about 60 ms in whichever request triggers it, so they are frozen out
+    of it. Frozen objects are still freed by reference counting; unfreezing first lets a
+    generation that was switched away from be collected before the new one is frozen.
     """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
+    if settled is None:
+        searcher.warm()
+    generation = searcher.generation
+    if generation != settled:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+    return generation
 
 
 def _page_html(config: ServerConfig) -> str:
