@@ -154,6 +154,11 @@ def main() -> None:
     help="Skip page files larger than this.",
 )
 @click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Read pages that are symbolic links to files outside SOURCE (skipped by default).",
+)
+@click.option(
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
@@ -173,6 +178,7 @@ def index(
     strict: bool,
     report_file: str | None,
     max_file_bytes: int,
+    follow_symlinks: bool,
     jobs: int | None,
     as_json: bool,
     quiet: bool,
@@ -200,7 +206,7 @@ def index(
             lock_timeout=wait,
             max_drop=max_drop,
             force=force,
-            settings=Settings(max_file_bytes=max_file_bytes),
+            settings=Settings(max_file_bytes=max_file_bytes, follow_symlinks=follow_symlinks),
         )
     except QuickSearchError as exc:
         if report_file:

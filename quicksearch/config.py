@@ -44,6 +44,9 @@ class Settings:
     question_b: float = 0.5
     #: Pages larger than this are skipped and reported (the real corpus tops out near 8 KB).
     max_file_bytes: int = 1_000_000
+    #: Read a page that is a symbolic link to a file outside the source folder (by default such
+    #: a page is skipped with a reason: a link must not publish a private file from elsewhere).
+    follow_symlinks: bool = False
     #: User input beyond these bounds is ignored rather than rejected, to keep queries fast.
     max_query_chars: int = 1_000
     max_query_terms: int = 32

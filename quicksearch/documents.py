@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,24 @@ __all__ = [
 ]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is ~2x faster
+
+#: Bounds on what one page's front matter may hold (the real corpus's largest, measured, is in
+#: brackets). A page past one is skipped with a reason naming the field, before anything is
+#: flattened or analysed, so one hostile page cannot stop a build or fill the memory.
+MAX_TEXT_CHARS = {
+    "question": 1_000,  # (184)
+    "answer": 100_000,  # (4,966)
+    "url": 2_000,  # (208)
+    "subject": 200,  # (26)
+    "id": 200,  # (6)
+}
+MAX_KEYWORDS = 200  # keywords per page (31)
+MAX_KEYWORD_CHARS = 200  # characters per keyword (135)
+MAX_NESTING = 16  # levels of lists and mappings inside one field (3)
+#: YAML aliases (``*name``) are accepted, but the values they expand to may not exceed this
+#: many times the front matter's own size (plus a little): an "alias bomb" of a few KB would
+#: otherwise expand to billions of items.
+ALIAS_EXPANSION_FACTOR = 4
 _FOLDER_HINT = "check the path: SOURCE must be a folder of .md pages with YAML front matter"
 _TRUE_STRINGS = frozenset({"true", "yes", "on", "y", "1"})
 
@@ -75,6 +94,79 @@ def page_files(folder: str | os.PathLike[str]) -> list[tuple[str, str]]:
     return pages
 
 
+def _yaml_error(exc: yaml.YAMLError) -> PageError:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark is not None else ""
+    return PageError(f"invalid YAML front matter{where}: {getattr(exc, 'problem', exc)}")
+
+
+def _front_matter(fm_text: str) -> dict[str, Any]:
+    """The front matter's fields, composed and bounds-checked before anything is built from it
+    (building an alias bomb is what would take the memory)."""
+    loader = _Loader(fm_text)
+    try:
+        node = loader.get_single_node()
+        if isinstance(node, yaml.MappingNode):
+            _check_expansion(node, ALIAS_EXPANSION_FACTOR * len(fm_text) + 1_024)
+        meta = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc) from None
+    finally:
+        loader.dispose()
+    if not isinstance(meta, dict):
+        raise PageError(f"front matter is a {type(meta).__name__}, not a mapping of fields")
+    return meta
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _check_expansion(root: yaml.MappingNode, budget: int) -> None:
+    """Refuse a field nested past :data:`MAX_NESTING` or whose aliases expand the front matter
+    past ``budget`` characters. Sizes are counted once per node (aliases share nodes), so the
+    check costs the size of the text, not of the expansion; a node inside itself is refused."""
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded characters, nesting)
+    spent = 0
+    for key_node, value_node in root.value:
+        field = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "a key"
+        active: set[int] = set()  # the nodes on the current path, to catch a node in itself
+        stack: list[tuple[yaml.Node, bool]] = [(value_node, False)]
+        while stack:
+            node, finished = stack.pop()
+            key = id(node)
+            if finished:
+                active.discard(key)
+                parts = [sizes[id(child)] for child in _children(node)]
+                size = min(budget + 1, 1 + sum(p[0] for p in parts))
+                sizes[key] = (size, 1 + max((p[1] for p in parts), default=0))
+            elif key in sizes:
+                continue
+            elif isinstance(node, yaml.ScalarNode):
+                sizes[key] = (len(node.value) + 1, 0)
+            elif key in active:
+                raise PageError(f"{field}: a YAML alias refers to a value inside itself")
+            else:
+                active.add(key)
+                stack.append((node, True))
+                stack.extend((child, False) for child in _children(node))
+        size, depth = sizes[id(value_node)]
+        if depth > MAX_NESTING:
+            raise PageError(
+                f"{field}: lists or mappings nested {depth} levels deep (limit {MAX_NESTING})"
+            )
+        spent += size
+        if spent > budget:
+            raise PageError(
+                f"{field}: YAML aliases expand the front matter past {budget:,} characters "
+                f"({ALIAS_EXPANSION_FACTOR}x its size)"
+            )
+
+
 def _truthy(value: object) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in _TRUE_STRINGS
@@ -85,9 +177,13 @@ def _as_text(meta: dict[str, Any], key: str) -> str:
     value = meta.get(key)
     if value is None:
         return ""
-    if isinstance(value, (dict, list)):
+    if isinstance(value, (dict, list, bytes)):
         raise PageError(f"field '{key}' must be text, not a {type(value).__name__}")
-    return str(value).strip()
+    text = str(value).strip()
+    limit = MAX_TEXT_CHARS.get(key)
+    if limit is not None and len(text) > limit:
+        raise PageError(f"field '{key}' is {len(text):,} characters long (limit {limit:,})")
+    return text
 
 
 def _as_date(value: object) -> dt.date | None:
@@ -105,13 +201,27 @@ def _as_date(value: object) -> dt.date | None:
 
 def _keywords(meta: dict[str, Any]) -> tuple[str, ...]:
     seo = meta.get("seo")
-    raw = seo.get("page_keywords") if isinstance(seo, dict) else None
+    if seo is not None and not isinstance(seo, dict):
+        raise PageError(f"field 'seo' must be a mapping of fields, not a {type(seo).__name__}")
+    field, raw = "seo.page_keywords", seo.get("page_keywords") if seo else None
     if raw is None:
-        raw = meta.get("keywords")
-    if isinstance(raw, str):
-        raw = raw.split(",")
-    if not isinstance(raw, list):
+        field, raw = "keywords", meta.get("keywords")
+    if raw is None:
         return ()
+    if isinstance(raw, str):
+        raw = raw.split(",", MAX_KEYWORDS)  # one more part than allowed says "too many"
+    elif not isinstance(raw, list):
+        raise PageError(f"field '{field}' must be text or a list, not a {type(raw).__name__}")
+    if len(raw) > MAX_KEYWORDS:
+        raise PageError(f"field '{field}' holds more than {MAX_KEYWORDS} keywords")
+    for item in raw:
+        if isinstance(item, (dict, list, bytes)):
+            raise PageError(f"field '{field}' holds a {type(item).__name__}, not text")
+        if item is not None and len(str(item)) > MAX_KEYWORD_CHARS:
+            raise PageError(
+                f"field '{field}' holds a keyword of {len(str(item)):,} characters "
+                f"(limit {MAX_KEYWORD_CHARS})"
+            )
     cleaned = (clean_text(str(k)) for k in raw if k is not None)
     return tuple(k for k in cleaned if k)
 
@@ -124,16 +234,7 @@ def parse_page(text: str, source: str | None = None) -> Document:
         fm_text, body = _HANDLER.split(text)
     except ValueError:
         raise PageError("no YAML front matter (the page must start with a '---' line)") from None
-    try:
-        meta = yaml.load(fm_text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise PageError(
-            f"invalid YAML front matter{where}: {getattr(exc, 'problem', exc)}"
-        ) from None
-    if not isinstance(meta, dict):
-        raise PageError(f"front matter is a {type(meta).__name__}, not a mapping of fields")
+    meta = _front_matter(fm_text)
 
     url = _as_text(meta, "url")
     question = clean_text(_as_text(meta, "question"))
@@ -145,7 +246,7 @@ def parse_page(text: str, source: str | None = None) -> Document:
     ]
     if missing:
         raise PageError(f"missing {', '.join(missing)}")
-    page_id = meta.get("id")
+    page_id = _as_text(meta, "id") if meta.get("id") is not None else None
     return Document(
         url=url,
         question=question,
@@ -153,22 +254,61 @@ def parse_page(text: str, source: str | None = None) -> Document:
         keywords=_keywords(meta),
         subject=_as_text(meta, "subject"),
         date=_as_date(meta.get("date")),
-        id=None if page_id is None else str(page_id),
+        id=page_id,
         source=source,
         no_index=_truthy(meta.get("no_index", False)),
     )
 
 
-def read_page_bytes(path: str | os.PathLike[str], max_bytes: int = 1_000_000) -> bytes:
-    """The bytes of one page file, or :class:`PageError` if it is unreadable or too large."""
+def read_page_bytes(
+    path: str | os.PathLike[str], max_bytes: int = 1_000_000, *, within: str | None = None
+) -> bytes:
+    """The bytes of one page file, or :class:`PageError` if it is unreadable, too large or not
+    a regular file. FIFOs, sockets and devices are never opened for reading (a FIFO would block
+    the build forever). With ``within`` (a resolved folder), a symbolic link that leads outside
+    it is refused rather than followed."""
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size > max_bytes:
-                raise PageError(f"file too large ({size:,} bytes, limit {max_bytes:,})")
-            return f.read(max_bytes + 1)
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            if within is not None:
+                target = os.path.realpath(path)
+                if not target.startswith(within.rstrip(os.sep) + os.sep):
+                    raise PageError(
+                        f"symbolic link to {target}, outside the source folder "
+                        "(not followed; see follow_symlinks)"
+                    )
+            st = os.stat(path)
+        _check_regular(st.st_mode)
+        # O_NONBLOCK: should the file turn into a FIFO after the check, opening it still
+        # cannot block; the fstat below then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with open(fd, "rb") as f:
+            st = os.fstat(fd)
+            _check_regular(st.st_mode)
+            if st.st_size > max_bytes:
+                raise PageError(f"file too large ({st.st_size:,} bytes, limit {max_bytes:,})")
+            data = f.read(max_bytes + 1)
     except OSError as exc:
         raise PageError(f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:  # grew since the fstat
+        raise PageError(f"file too large (over {max_bytes:,} bytes)")
+    return data
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _check_regular(mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+    raise PageError(f"not a regular file but {kind}; not read")
 
 
 def decode_page(data: bytes) -> str:

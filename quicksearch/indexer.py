@@ -36,7 +36,9 @@ from .parallel import QuickWriter, build_segments, paused_gc, worker_setup
 from .ranking import VOCABULARY_FILE, load_vocabulary, save_vocabulary
 from .schema import counting_words, document_fields, make_schema
 from .sources import (
+    OK,
     SOURCES_FILE,
+    ScanTask,
     SourceRecord,
     SourceTable,
     pages_to_index,
@@ -70,7 +72,7 @@ _WRITER_MB = 256
 
 
 def _scan(
-    tasks: list[tuple[str, str, int]], jobs: int
+    tasks: list[ScanTask], jobs: int
 ) -> Iterator[tuple[SourceRecord, Document | None]]:
     if jobs <= 1 or len(tasks) < _PARALLEL_MIN_FILES:
         yield from map(scan_task, tasks)
@@ -88,8 +90,9 @@ def _scan(
         yield from pool.map(scan_task, tasks, chunksize=64)
 
 
-def _folder_tasks(root: Path, settings: Settings) -> list[tuple[str, str, int]]:
-    tasks = [(path, key, settings.max_file_bytes) for path, key in page_files(root)]
+def _folder_tasks(root: Path, settings: Settings) -> list[ScanTask]:
+    within = None if settings.follow_symlinks else os.path.realpath(root)
+    tasks = [(path, key, settings.max_file_bytes, within) for path, key in page_files(root)]
     tasks.sort(key=lambda t: t[1])  # url ownership goes to the first page in key order
     return tasks
 
@@ -177,6 +180,28 @@ def _guard(live: int | None, dropped: int, max_drop: float, force: bool, what: s
 
 
 def _warnings(documents: int, table: SourceTable) -> tuple[str, ...]:
+    odd = sorted(
+        r.url for r in table.records.values() if r.status == OK and r.url and not _safe_url(r.url)
+    )
+    if odd:
+        # Shown as a link, "javascript:..." would run script on a visitor's click.
+        warning = (
+            f"{len(odd):,} page(s) have a url that is neither a path nor http(s), e.g. "
+            f"{odd[0][:80]!r}: the search page never makes such a url a link; check your own "
+            "front end does the same"
+        )
+        return (warning, *_empty_warning(documents, table))
+    return _empty_warning(documents, table)
+
+
+def _safe_url(url: str) -> bool:
+    """The bundled page's rule: a path (not ``//host``) or an http(s) url."""
+    if url.startswith("/"):
+        return not url.startswith("//")
+    return url.lower().startswith(("http://", "https://"))
+
+
+def _empty_warning(documents: int, table: SourceTable) -> tuple[str, ...]:
     if documents:
         return ()
     seen = len(table.records)
@@ -297,7 +322,7 @@ def _write_full(
 
 
 def _write_parallel(
-    path: Path, tasks: list[tuple[str, str, int]], jobs: int, ticker: _Ticker
+    path: Path, tasks: list[ScanTask], jobs: int, ticker: _Ticker
 ) -> tuple[int, SourceTable, list[SkippedFile]]:
     indexed, table, words, terms, stems = build_segments(path, tasks, jobs, ticker.advance)
     ticker.finish()
@@ -386,8 +411,10 @@ def update_index(
 class _Plan:
     """What an update will do: the new source table, changed keys and their parsed pages."""
 
-    def __init__(self, table: SourceTable, root: Path | None, max_bytes: int) -> None:
-        self.table, self.root, self.max_bytes = table, root, max_bytes
+    def __init__(self, table: SourceTable, root: Path | None, settings: Settings) -> None:
+        self.table, self.root = table, root
+        self.max_bytes = settings.max_file_bytes
+        self.within = None if settings.follow_symlinks or root is None else os.path.realpath(root)
         self.changed_keys: set[str] = set()
         self.docs: dict[str, Document] = {}
         self.extra_skipped: list[SkippedFile] = []
@@ -418,13 +445,13 @@ def _plan_update(
 ) -> _Plan:
     records: dict[str, SourceRecord] = {}
     plan = _Plan(
-        SourceTable(old.kind, records), Path(source) if folder else None, settings.max_file_bytes
+        SourceTable(old.kind, records), Path(source) if folder else None, settings
     )
     if folder:
         to_scan = []
         racy_from = _racy_from(old_dir)
         for task in _folder_tasks(Path(source), settings):
-            path, key, _ = task
+            path, key = task[:2]
             prev = old.records.get(key)
             try:
                 st = os.stat(path)
@@ -493,7 +520,7 @@ def _apply_update(
             updated += 1
         doc = plan.docs.get(key)
         if doc is None:  # an unchanged page that now owns a url (its duplicate was removed)
-            _, doc = scan_file(plan.root / key, key, plan.max_bytes)  # type: ignore[operator]
+            _, doc = scan_file(plan.root / key, key, plan.max_bytes, plan.within)  # type: ignore[operator]
         if doc is not None:
             writes.append(doc)
     live = int(generation.manifest.get("documents", 0))

@@ -52,7 +52,7 @@ from .schema import (
     make_schema,
     question_stems,
 )
-from .sources import OK, SourceRecord, SourceTable, scan_task
+from .sources import OK, ScanTask, SourceRecord, SourceTable, scan_task
 from .storage import release_inherited_locks
 
 __all__ = ["QuickWriter", "build_segments", "paused_gc", "worker_setup"]
@@ -357,7 +357,7 @@ class _WorkerStorage(FileStorage):
 
 
 def _segment_worker(
-    path: str, chunks: list[list[tuple[str, str, int]]], results: Any, parent_pid: int, worker: int
+    path: str, chunks: list[list[ScanTask]], results: Any, parent_pid: int, worker: int
 ) -> None:
     try:
         worker_setup(parent_pid)
@@ -406,7 +406,7 @@ def _close_segment(writer: QuickWriter, frequencies: dict[str, Counter[str]]) ->
 
 def build_segments(
     path: Path,
-    tasks: list[tuple[str, str, int]],
+    tasks: list[ScanTask],
     jobs: int,
     tick: Callable[[int], None],
 ) -> tuple[int, SourceTable, dict[str, int], dict[str, int], dict[str, str]]:

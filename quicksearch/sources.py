@@ -121,15 +121,18 @@ def digest_bytes(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def scan_file(path: Path, key: str, max_bytes: int) -> tuple[SourceRecord, Document | None]:
-    """Read, digest and parse one page file; never raises (a failure is a SKIPPED record)."""
+def scan_file(
+    path: Path, key: str, max_bytes: int, within: str | None = None
+) -> tuple[SourceRecord, Document | None]:
+    """Read, digest and parse one page file; never raises (a failure is a SKIPPED record).
+    ``within``: see :func:`~quicksearch.documents.read_page_bytes`."""
     try:
         st = os.stat(path)
         size, mtime_ns = st.st_size, st.st_mtime_ns
     except OSError:
         size, mtime_ns = -1, -1
     try:
-        data = read_page_bytes(path, max_bytes)
+        data = read_page_bytes(path, max_bytes, within=within)
     except PageError as exc:
         return SourceRecord(key, size, mtime_ns, "", None, SKIPPED, str(exc)), None
     digest = digest_bytes(data)
@@ -144,10 +147,14 @@ def scan_file(path: Path, key: str, max_bytes: int) -> tuple[SourceRecord, Docum
     return SourceRecord(key, size, mtime_ns, digest, doc.url, status), doc
 
 
-def scan_task(args: tuple[str, str, int]) -> tuple[SourceRecord, Document | None]:
+#: One page file to read: path, key, largest size, and the folder it must stay within.
+ScanTask = tuple[str, str, int, "str | None"]
+
+
+def scan_task(args: ScanTask) -> tuple[SourceRecord, Document | None]:
     """:func:`scan_file` taking one picklable tuple, for process pools."""
-    path, key, max_bytes = args
-    return scan_file(Path(path), key, max_bytes)
+    path, key, max_bytes, within = args
+    return scan_file(Path(path), key, max_bytes, within)
 
 
 def document_record(doc: Document) -> SourceRecord:

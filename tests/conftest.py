@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,8 @@ from quicksearch.cluster.client import API_KEY_ENV
 from .typesense_cluster import API_KEY, LocalCluster
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: The CLI as this interpreter runs it: works from a venv that is not activated.
+CLI = (sys.executable, "-m", "quicksearch")
 
 #: Query strings that must never crash anything (library, CLI, server).
 HOSTILE_QUERIES = [

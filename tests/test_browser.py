@@ -22,11 +22,10 @@ import pytest
 
 from quicksearch import build_index
 
-from .conftest import write_page
+from .conftest import CLI, write_page
 
 REQUIRED = os.environ.get("QUICKSEARCH_BROWSER_TESTS") == "require"
 CHROMIUM = os.environ.get("QUICKSEARCH_CHROMIUM") or shutil.which("chromium") or ""
-EXE = shutil.which("quicksearch") or ""
 ARTIFACTS = Path(
     os.environ.get("QUICKSEARCH_ARTIFACTS") or Path(__file__).parent.parent / "artifacts"
 )
@@ -38,7 +37,7 @@ except ImportError:  # pragma: no cover - depends on the machine
 
 _missing = [
     name
-    for name, ok in (("chromium", CHROMIUM), ("playwright", sync_playwright), ("quicksearch", EXE))
+    for name, ok in (("chromium", CHROMIUM), ("playwright", sync_playwright))
     if not ok
 ]
 if _missing and REQUIRED:
@@ -131,7 +130,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     QUERY_LOGS[base] = root / "queries.jsonl"
     process = subprocess.Popen(
         [
-            EXE,
+            *CLI,
             "serve",
             "--index",
             str(index_dir),

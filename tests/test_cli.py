@@ -9,10 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FIXTURES
-
-EXE = shutil.which("quicksearch") or ""
-pytestmark = pytest.mark.skipif(not EXE, reason="quicksearch console script not installed")
+from .conftest import CLI, FIXTURES
 
 
 def run(
@@ -23,7 +20,7 @@ def run(
     full_env = {**os.environ, **(env or {})}
     full_env.pop("QUICKSEARCH_INDEX", None) if env is None else None
     return subprocess.run(
-        [EXE, *args],
+        [*CLI, *args],
         capture_output=True,
         text=True,
         env=full_env,

@@ -15,21 +15,21 @@ import pytest
 
 from quicksearch import open_index
 
-from .conftest import write_page
+from .conftest import CLI, write_page
 
-EXE = shutil.which("quicksearch") or ""
-pytestmark = pytest.mark.skipif(not EXE, reason="quicksearch console script not installed")
 N_PAGES = 1200
 
 
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [EXE, *args], capture_output=True, text=True, timeout=timeout, check=False
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
 def start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 @pytest.fixture(scope="module")
