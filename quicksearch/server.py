@@ -56,8 +56,9 @@ _log = logging.getLogger("quicksearch.server")
 MAX_SUBJECT_CHARS = 100
 MAX_COMPLETIONS = 20
 MAX_URL_CHARS = 2000
-#: Largest /click body accepted, in bytes.
-MAX_CLICK_BYTES = 4096
+#: Largest /click body accepted, in bytes: room for any body the document declares valid, its
+#: strings written as JSON escapes (12 bytes for a character outside the BMP), and no more.
+MAX_CLICK_BYTES = 65_536
 
 #: Environment variable through which ``quicksearch serve`` hands its options to each worker.
 CONFIG_ENV = "QUICKSEARCH_SERVER_CONFIG"
@@ -107,7 +108,7 @@ def _error(status: int, message: str, hint: str = "") -> JSONResponse:
 
 def _int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw.strip())
@@ -166,6 +167,7 @@ def create_app(
         limit = _int_param(params, "limit", 10, 1, config.max_limit)
         page = _int_param(params, "page", 1, 1, config.max_page)
         subject = _subject_param(params)
+        typing = _flag_param(params, "typing")
         live = current()
         results = live.search(q, limit=limit, page=page, subject=subject)
         data = results.to_dict()
@@ -185,7 +187,7 @@ def create_app(
                 ms=round((time.perf_counter() - started) * 1000, 2),
                 gen=live.generation,
                 top=results.hits[0].subject if results.hits else None,
-                typing=params.get("typing") in ("1", "true"),
+                typing=typing,
                 id=search_id,
             )
         return data
@@ -240,7 +242,7 @@ def create_app(
         except QuickSearchError as exc:
             return _error(503, exc.message, exc.hint)
         if not known:
-            return _error(422, "no page with this url in the index", "send a url a search returned")
+            return _error(404, "no page with this url in the index", "send a url a search returned")
         metrics.clicks.inc()
         if state.log is not None:
             state.log.record("click", **report)
@@ -276,7 +278,10 @@ def create_app(
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
-        return _error(status, str(detail), "see /openapi.json for the endpoints")
+        answer = _error(status, str(detail), "see /openapi.json for the endpoints")
+        # A 405 names the methods the path takes (``Allow``, as RFC 9110 asks).
+        answer.headers.update(getattr(exc, "headers", None) or {})
+        return answer
 
     async def internal_error(request: Request, exc: Exception) -> Response:
         _log.exception("unexpected error on %s", request.url.path)
@@ -361,6 +366,18 @@ class _Instrumented:
             self.metrics.observe(scope["path"], status, time.perf_counter() - started)
 
 
+_FLAGS = {"1": True, "true": True, "0": False, "false": False}
+
+
+def _flag_param(params: Mapping[str, str], name: str) -> bool:
+    raw = params.get(name)
+    if raw is None:
+        return False
+    if raw not in _FLAGS:
+        raise InvalidArgumentError(f"{name} must be one of 1, 0, true, false", hint=f"{name}=1")
+    return _FLAGS[raw]
+
+
 def _subject_param(params: Mapping[str, str]) -> str | None:
     subject = params.get("subject") or None
     if subject and len(subject) > MAX_SUBJECT_CHARS:
@@ -401,6 +418,8 @@ def _click_body(body: bytes, config: ServerConfig) -> dict[str, Any]:
     if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS:
         raise InvalidArgumentError(f"url must be a string of 1 to {MAX_URL_CHARS} characters")
     highest = config.max_limit * config.max_page
+    if isinstance(rank, float) and rank.is_integer():  # JSON Schema's integer: 3.0 is one
+        rank = int(rank)
     if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= highest:
         raise InvalidArgumentError(f"rank must be a whole number from 1 to {highest}")
     if search_id is not None and (
@@ -504,11 +523,13 @@ def serve(config: ServerConfig, *, host: str, port: int, workers: int, log_level
             shutil.rmtree(own_metrics_dir, ignore_errors=True)
 
 
-def _param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+def _param(
+    name: str, schema: dict[str, Any], description: str, required: bool = False
+) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
-        "required": False,
+        "required": required,
         "schema": schema,
         "description": description,
     }
@@ -567,7 +588,7 @@ def openapi(config: ServerConfig) -> dict[str, Any]:
                         ),
                         _param(
                             "typing",
-                            {"type": "boolean", "default": False},
+                            {"type": "string", "enum": list(_FLAGS), "default": "0"},
                             "Sent while the visitor is still typing (search as you type): the "
                             "query report folds it into the longer query typed next",
                         ),
@@ -622,6 +643,7 @@ def openapi(config: ServerConfig) -> dict[str, Any]:
                             "url",
                             {"type": "string", "minLength": 1, "maxLength": MAX_URL_CHARS},
                             "The page's url, as its front matter has it",
+                            required=True,
                         ),
                         _param(
                             "limit",
@@ -678,7 +700,7 @@ def openapi(config: ServerConfig) -> dict[str, Any]:
                         "204": {"description": "Recorded"},
                         "400": _ERROR,
                         "413": _ERROR,
-                        "422": {
+                        "404": {
                             "description": "No page with this url is in the index",
                             "content": _ERROR["content"],
                         },

@@ -586,7 +586,7 @@ def test_query_log_clicks_and_metrics_on_both_engines(fixture_index: str, tmp_pa
             "search_id": found["search_id"],
         }
         assert client.post("/click", json=body).status_code == 204
-        assert client.post("/click", json={**body, "url": "/no/such/page"}).status_code == 422
+        assert client.post("/click", json={**body, "url": "/no/such/page"}).status_code == 404
         metrics = {
             s.name: s.value
             for family in text_string_to_metric_families(client.get("/metrics").text)
