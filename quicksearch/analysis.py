@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import NamedTuple
 
+from .caches import word_cache
+
 __all__ = [
     "STOP_WORDS",
     "TOKEN_PATTERN",
@@ -101,11 +103,21 @@ def load_stemmer() -> None:
     _stemmer()
 
 
-@lru_cache(maxsize=262_144)
+# Bounded by the cache budget (see quicksearch.caches): a query fills them with what visitors
+# type. The words of an opened index need no entry (their stems are in _known_stems).
+_stems = word_cache()
+_folded = word_cache()
+_normalized = word_cache()
+_terms = word_cache()
+
+
 def stem(word: str) -> str:
     """Snowball (Porter2) stem of a lower-case word, cached."""
     known = _known_stems.get(word)
-    return known if known is not None else _stemmer().stem(word)
+    if known is not None:
+        return known
+    cached = _stems.get(word)
+    return cached if cached is not None else _stems.put(word, _stemmer().stem(word))
 
 
 def _fold(word: str) -> str:
@@ -115,13 +127,15 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-@lru_cache(maxsize=262_144)
 def fold_word(raw: str) -> str:
     """Lower-case, fold accents and apostrophes (stop words kept)."""
+    cached = _folded.get(raw)
+    if cached is not None:
+        return cached
     word = raw.lower().replace("’", "'")
     if word.endswith("'s"):
         word = word[:-2]
-    return _fold(word.replace("'", "").replace(",", ""))
+    return _folded.put(raw, _fold(word.replace("'", "").replace(",", "")))
 
 
 def plain_words(text: str) -> list[str]:
@@ -129,28 +143,33 @@ def plain_words(text: str) -> list[str]:
     return [w for w in (fold_word(t) for t in _TOKEN.findall(text)) if w]
 
 
-@lru_cache(maxsize=262_144)
 def normalize_word(raw: str) -> str:
     """Lower-case, fold accents and apostrophes; ``""`` for a stop word or an overlong token."""
+    cached = _normalized.get(raw)
+    if cached is not None:
+        return cached
     word = fold_word(raw)
     if not word or word in STOP_WORDS or len(word) > _MAX_TOKEN_CHARS or word == "_" * len(word):
-        return ""
-    return word
+        word = ""
+    return _normalized.put(raw, word)
 
 
-@lru_cache(maxsize=262_144)
 def term_of(raw: str) -> str:
     """The index term of one raw token (as the tokenizer cut it), ``""`` if it is dropped."""
+    cached = _terms.get(raw)
+    if cached is not None:
+        return cached
     word = normalize_word(raw)
-    return stem(word) if word else ""
+    return _terms.put(raw, stem(word) if word else "")
 
 
 def analyze(text: str, *, stemming: bool = True) -> Iterator[Token]:
     """Yield the index terms of ``text`` with positions and character offsets."""
     pos = 0
+    terms_get = _terms.get
     for match in _TOKEN.finditer(text):
         raw = match.group()
-        term = term_of(raw) if stemming else normalize_word(raw)
+        term = (terms_get(raw) or term_of(raw)) if stemming else normalize_word(raw)
         if not term:
             continue
         yield Token(term, pos, match.start(), match.end())

@@ -50,6 +50,9 @@ class Settings:
     #: User input beyond these bounds is ignored rather than rejected, to keep queries fast.
     max_query_chars: int = 1_000
     max_query_terms: int = 32
+    #: Memory for the caches that queries fill (posting lists, counts, the analysis chain's
+    #: words), in bytes, per process. Junk traffic cannot grow a process past it.
+    cache_bytes: int = 64 * 2**20
     #: Largest page size an app may ask for.
     max_limit: int = 1_000
     #: Markup put around matched words in ``Hit.snippet`` and ``Hit.title_html`` (inserted as

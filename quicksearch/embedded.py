@@ -170,6 +170,9 @@ class EmbeddedEngine:
         docnum = self.searcher.document_number(url=url)
         return None if docnum is None else dict(self.searcher.stored_fields(docnum))
 
+    def cache_bytes(self) -> dict[str, int]:
+        return self.ranker.cache_bytes()
+
     def stats(self) -> IndexStats:
         subjects = self.ranker.rank([], collapse=False).facets
         manifest: dict[str, Any] = self.generation.manifest

@@ -70,6 +70,9 @@ class Engine(Protocol):
 
     def stats(self) -> IndexStats: ...
 
+    def cache_bytes(self) -> dict[str, int]:
+        """Bytes, about, held by each cache that queries fill (see ``Settings.cache_bytes``)."""
+
     def page(self, url: str) -> dict[str, Any] | None:
         """The stored fields of the page at ``url`` (as search rows have them), or None."""
 

@@ -9,6 +9,7 @@ the live generation) are read from the index at scrape time, so any worker gives
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ ENDPOINTS = frozenset(
     {"/", "/search", "/suggest", "/related", "/click", "/health", "/metrics", "/openapi.json"}
 )
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_GC_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
 class _IndexCollector(Collector):
@@ -52,6 +54,22 @@ class _IndexCollector(Collector):
         except ValueError:
             pass  # an index without a build time: no age rather than a wrong one
         yield age
+
+
+class _CacheCollector(Collector):
+    def __init__(self, sizes: Callable[[], dict[str, int]]) -> None:
+        self._sizes = sizes
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "quicksearch_cache_bytes",
+            "Bytes (about) held by each cache that queries fill, in the worker that answered "
+            "the scrape; all of them stay within Settings.cache_bytes",
+            labels=["cache"],
+        )
+        for name, size in sorted(self._sizes().items()):
+            family.add_metric([name], size)
+        yield family
 
 
 class ServerMetrics:
@@ -86,13 +104,36 @@ class ServerMetrics:
             "Query log events dropped because the log could not keep up or be written",
             registry=self.registry,
         )
+        self.gc_pauses = Histogram(
+            "quicksearch_gc_pause_seconds",
+            "Garbage collection pauses, by generation (2 = a full collection)",
+            ["generation"],
+            buckets=_GC_BUCKETS,
+            registry=self.registry,
+        )
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started:
+            pause = time.perf_counter() - self._gc_started
+            self.gc_pauses.labels(str(info.get("generation", ""))).observe(pause)
+
+    def close(self) -> None:
+        """Stop timing garbage collections (the app is shutting down)."""
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
 
     def observe(self, path: str, status: int, seconds: float) -> None:
         endpoint = path if path in ENDPOINTS else "other"
         self.requests.labels(endpoint, str(status)).inc()
         self.latency.labels(endpoint).observe(seconds)
 
-    def exposition(self, stats: Callable[[], IndexStats]) -> bytes:
+    def exposition(
+        self, stats: Callable[[], IndexStats], caches: Callable[[], dict[str, int]] = dict
+    ) -> bytes:
         """The text format for one scrape: every worker's counters plus the index gauges."""
         if self.multiprocess:
             counters = CollectorRegistry()
@@ -101,6 +142,7 @@ class ServerMetrics:
             counters = self.registry
         index = CollectorRegistry()
         index.register(_IndexCollector(stats))
+        index.register(_CacheCollector(caches))
         return generate_latest(counters) + generate_latest(index)
 
 

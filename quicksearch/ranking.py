@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
@@ -50,8 +50,15 @@ __all__ = ["VOCABULARY_FILE", "Clause", "Ranked", "Ranker", "load_vocabulary", "
 VOCABULARY_FILE = "vocabulary.json"
 
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
-# Cached posting lists, counted in postings (8 bytes each): ~64 MB at most.
-_CACHE_POSTINGS = 8_000_000
+#: Shares of ``Settings.cache_bytes`` for cached posting lists and for the counts of distinct
+#: questions per query (the word caches of the analysis chain take 1/8, see caches.py).
+_POSTINGS_SHARE = 3 / 4
+_COUNTS_SHARE = 1 / 16
+_ABSENT_SHARE = 1 / 16
+#: What a cached posting list costs beyond its arrays (key, entry and two array headers), and
+#: what one cached count costs (key tuple of short strings, an int, a dict slot), about.
+_ENTRY_BYTES = 400
+_COUNT_BYTES = 200
 # In any-word mode, queries of up to this many words rank by matched words first.
 _STRICT_COVERAGE_UP_TO = 4
 #: Results re-ranked by the proximity bonus (read from stored questions).
@@ -66,6 +73,10 @@ TOTAL_EXACT_UP_TO = 10_000
 _SEED = 50
 _EMPTY_IDS = np.zeros(0, dtype=np.int32)
 _EMPTY_TF = np.zeros(0, dtype=np.float32)
+
+
+def _entry_bytes(entry: _Entry) -> int:
+    return int(entry.ids.nbytes + entry.tf.nbytes) + _ENTRY_BYTES
 
 
 @dataclass(frozen=True)
@@ -100,10 +111,11 @@ class Ranked:
     total_is_exact: bool = True
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     """A posting list as cached: pages, frequencies, live document frequency, and the
-    largest frequency and shortest field length among its pages."""
+    largest frequency and shortest field length among its pages. A tuple of arrays and
+    numbers, which the garbage collector stops tracking: a full cache adds nothing to the
+    walk of a full collection."""
 
     ids: np.ndarray
     tf: np.ndarray
@@ -112,6 +124,9 @@ class _Entry:
     min_length: float
     #: Live pages whose question no other page asks: questions the list surely counts.
     distinct: int = 0
+
+
+_NO_POSTINGS = _Entry(_EMPTY_IDS, _EMPTY_TF, 0, 0.0, 0.0)
 
 
 @dataclass
@@ -271,7 +286,14 @@ class Ranker:
         self._pair_subjects = (self._by_pair.codes // width).astype(np.int64)
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
-        self._cached = 0
+        self._cached = 0  # bytes
+        self._cache_limit = int(self.settings.cache_bytes * _POSTINGS_SHARE)
+        budget = self.settings.cache_bytes
+        self._counts_limit = max(1_024, int(budget * _COUNTS_SHARE) // _COUNT_BYTES)
+        # (field, term) pairs in no page: a set of string pairs (which the collector does not
+        # track) instead of an entry each, cleared when full.
+        self._absent: set[tuple[str, str]] = set()
+        self._absent_limit = max(1_024, int(budget * _ABSENT_SHARE) // _COUNT_BYTES)
         self._norms: dict[tuple[str, float, float], np.ndarray] = {}
         self._questions: OrderedDict[int, tuple[str, ...]] = OrderedDict()
         self._masks: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
@@ -291,15 +313,19 @@ class Ranker:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
+            if key in self._absent:
+                return _NO_POSTINGS
         self._prefetch([(field, term)])
         with self._lock:
-            return self._cache[key]
+            return self._cache.get(key, _NO_POSTINGS)
 
     def _prefetch(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Read the posting lists of ``(field, term)`` pairs that are not cached: per field
         and segment, one binary search for all the terms in the side file's term table."""
         with self._lock:
-            missing = [p for p in dict.fromkeys(pairs) if p not in self._cache]
+            missing = [
+                p for p in dict.fromkeys(pairs) if p not in self._cache and p not in self._absent
+            ]
         by_field: dict[str, list[str]] = {}
         for field, term in missing:
             by_field.setdefault(field, []).append(term)
@@ -331,19 +357,34 @@ class Ranker:
                         low = float(self._lengths[field][id_parts[k][-1]].min())
                         shortest[k] = min(shortest[k], low)
             for k, term in enumerate(terms):
+                if not id_parts[k]:
+                    with self._lock:
+                        if len(self._absent) >= self._absent_limit:
+                            self._absent.clear()
+                        self._absent.add((field, term))
+                    continue
                 entry = self._entry(id_parts[k], tf_parts[k], float(most[k]), float(shortest[k]))
                 with self._lock:
                     self._cache[(field, term)] = entry
-                    self._cached += len(entry.ids)
-                    while self._cached > _CACHE_POSTINGS and len(self._cache) > 1:
+                    self._cached += _entry_bytes(entry)
+                    while self._cached > self._cache_limit and len(self._cache) > 1:
                         _, old = self._cache.popitem(last=False)
-                        self._cached -= len(old.ids)
+                        self._cached -= _entry_bytes(old)
+
+    def cache_bytes(self) -> dict[str, int]:
+        """Bytes held by the caches that queries fill, about."""
+        with self._lock:
+            return {
+                "postings": self._cached,
+                "counts": len(self._counts) * _COUNT_BYTES,
+                "absent": len(self._absent) * _COUNT_BYTES,
+            }
 
     def _entry(
         self, id_parts: list[np.ndarray], tf_parts: list[np.ndarray], most: float, shortest: float
     ) -> _Entry:
         if not id_parts:
-            return _Entry(_EMPTY_IDS, _EMPTY_TF, 0, 0.0, 0.0)
+            return _NO_POSTINGS
         ids = id_parts[0] if len(id_parts) == 1 else np.concatenate(id_parts)
         tf = tf_parts[0] if len(tf_parts) == 1 else np.concatenate(tf_parts)
         # Deleted pages keep their postings until a merge: count live documents only, so an
@@ -584,6 +625,11 @@ class Ranker:
     ) -> list[int]:
         """For each probe ``(i, term)``: the live pages whose question holds ``term`` and, for
         every other group ``j``, at least one of ``groups[j]``'s terms."""
+        # All the lists read at once: one search of each side file's term table.
+        self._prefetch(
+            [("question", t) for group in groups for t in group]
+            + [("question", t) for _, t in probes]
+        )
         # Boolean masks over the pages: no sorting, whatever the lists' lengths.
         masks = []
         for group in groups:
@@ -949,7 +995,7 @@ class Ranker:
             new = ids[fresh] if i else ids
             count += int(np.count_nonzero(self._live[new])) if self._deletions else len(new)
         with self._lock:
-            if len(self._counts) > 100_000:
+            if len(self._counts) >= self._counts_limit:
                 self._counts.clear()
             self._counts[key] = count
         return count

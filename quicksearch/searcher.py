@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from .analysis import STOP_WORDS, fold_word, load_stemmer, plain_words, stem
+from .caches import configure_word_caches, word_cache_bytes
 from .cleaning import canonical_subject
 from .config import DEFAULT_SETTINGS, Settings
 from .engine import Engine, GenerationGoneError, Location, Rows, open_location
@@ -67,6 +68,7 @@ class Searcher:
         self.index_dir: Path | str = parsed if isinstance(parsed, Path) else str(parsed)
         self._location: Location = open_location(parsed)
         self.settings = settings
+        configure_word_caches(settings.cache_bytes)
         self._lock = threading.RLock()
         self._refresh_lock = threading.Lock()
         self._open_attempts = 0  # generations this handle tried to switch to
@@ -141,6 +143,14 @@ class Searcher:
                 self._engine, self._signature = fresh, signature
                 old.close()
             return True
+
+    def cache_sizes(self) -> dict[str, int]:
+        """Bytes, about, that each cache filled by queries holds now: ``words`` (the analysis
+        chain's, shared by the process), and the engine's (``postings``, ``counts``). Together
+        they stay within ``Settings.cache_bytes``."""
+        with self._lock:
+            engine = self._require_engine().cache_bytes()
+        return {"words": word_cache_bytes(), **engine}
 
     def warm(self) -> None:
         """Load now what the first search would load (a server calls this before serving)."""

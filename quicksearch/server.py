@@ -250,7 +250,8 @@ def create_app(
 
     async def metrics_text(request: Request) -> Response:
         try:
-            body = await run_in_threadpool(metrics.exposition, current().stats)
+            live = current()
+            body = await run_in_threadpool(metrics.exposition, live.stats, live.cache_sizes)
         except QuickSearchError as exc:
             return _error(503, exc.message, exc.hint)
         return Response(body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-cache"})
@@ -303,6 +304,7 @@ def create_app(
                 await task
             if state.log is not None:
                 await run_in_threadpool(state.log.close)
+            metrics.close()
             if own:
                 current().close()
 

@@ -274,6 +274,9 @@ class ClusterEngine:
 
     # -- facts -------------------------------------------------------------------------------
 
+    def cache_bytes(self) -> dict[str, int]:
+        return {}  # each search's candidate ranker, and its cache, end with the search
+
     def stats(self) -> IndexStats:
         result = self.cluster.multi_search(
             self.name,
