@@ -31,6 +31,12 @@ class Settings:
     #: page matches (each word weighted by its idf) to this power (0 turns it off); shorter
     #: queries rank by matched words first.
     coordination: float = 0.4
+    #: Pages with only some of the query's words join the results (after those with every
+    #: word, for short queries) when fewer than this many pages have every word. A fixed
+    #: number, not the page size asked for, so a query's results (order, total, facets) are
+    #: the same whatever ``limit`` and ``page`` cut out of them. 0 never adds them; a large
+    #: number always does.
+    partial_match_threshold: int = 10
     #: Queries of more words than this (a pasted question or description) are scored as plain
     #: BM25 over the fields: equal field weights (unless the query passes boosts), no question
     #: bonuses, question_b = bm25_b, a word written n times weighs n times, and quoted or

@@ -23,6 +23,7 @@ TOTAL_EXACT_UP_TO; a long query that skipped a list larger than that reports low
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import json
 import math
@@ -71,6 +72,10 @@ _QUESTION_CACHE = 50_000
 TOTAL_EXACT_UP_TO = 10_000
 #: Pages scored in full to set the bar before pruning (at least four times the depth).
 _SEED = 50
+#: The depth at which a long query decides which common words' lists it skips (and so what
+#: its lower-bound total and facets count): fixed, so every window reports the same counts.
+#: A window that reaches deeper is ranked exactly, with those same counts.
+_LONG_DEPTH = 10
 _EMPTY_IDS = np.zeros(0, dtype=np.int32)
 _EMPTY_TF = np.zeros(0, dtype=np.float32)
 
@@ -209,6 +214,14 @@ class _Plan:
 
     def lists(self) -> list[_List]:
         return [lst for _, lists in self.variants for lst in lists]
+
+
+@dataclass(frozen=True)
+class _Bounded:
+    """The lower-bound counts of a long query whose window is ranked exactly."""
+
+    total: int
+    facets: dict[str, int]
 
 
 class Ranker:
@@ -715,7 +728,8 @@ class Ranker:
         prune: bool = True,
     ) -> Ranked:
         """Rank documents for ``clauses``: those matching all of them, or, when they are fewer
-        than ``count`` (a page), those matching any, more matched clauses first. ``allowed``
+        than ``settings.partial_match_threshold``, those matching any, more matched clauses
+        first. ``start`` and ``count`` only cut a window out of that list. ``allowed``
         is a filter mask. With ``collapse``, pages asking the same question count once, as the
         best of them. ``settings`` overrides the ranker's weights for this query.
         ``prune=False`` scores every matching page (the reference the pruning is tested
@@ -736,10 +750,11 @@ class Ranker:
         depth = max(wanted, _PROXIMITY_DEPTH if pairs else 0)
 
         # The pages with every word number at most the smallest clause's postings: when those
-        # cannot fill a page (a long query with a rare word), they are not worth listing.
+        # cannot reach the threshold (a long query with a rare word), they are not worth listing.
+        threshold = s.partial_match_threshold
         fewest = min(p.size for p in plans)
-        conj = self._conjunction(plans, excluded_plans) if n == 1 or fewest >= count else None
-        if conj is not None and (n == 1 or len(conj) >= count):
+        conj = self._conjunction(plans, excluded_plans) if n == 1 or fewest >= threshold else None
+        if conj is not None and (n == 1 or len(conj) >= threshold):
             facets = self._facets(conj, collapse)
             docs = conj if allowed is None else conj[allowed[conj]]
             total = self._distinct(docs) if collapse else len(docs)
@@ -751,13 +766,39 @@ class Ranker:
                 docs, key, scores, total, facets, True, start, count, depth, collapse, pairs
             )
 
+        args = (plans, excluded_plans, s, allowed, start, count, depth, collapse, pairs)
         if n > _STRICT_COVERAGE_UP_TO and prune and allowed is None:
             ranked = self._rank_long(plans, excluded_plans, s, start, count, depth, collapse, pairs)
-            if ranked is not None:
+            if isinstance(ranked, Ranked):
                 return ranked
-        # Too few pages have every word to fill a page: those with some of the words follow
-        # (after them, for short queries). Decided on the unfiltered matches and the page
-        # size only, so paging stays consistent and a subject's facet count is its total.
+            if ranked is not None:  # ranked exactly, counted as every window counts it
+                exact = self._rank_partial(*args, conj, fewest, prune)
+                return dataclasses.replace(
+                    exact, total=ranked.total, facets=ranked.facets, total_is_exact=False
+                )
+        return self._rank_partial(*args, conj, fewest, prune)
+
+    def _rank_partial(
+        self,
+        plans: list[_Plan],
+        excluded_plans: list[_Plan],
+        s: Settings,
+        allowed: np.ndarray | None,
+        start: int,
+        count: int,
+        depth: int,
+        collapse: bool,
+        pairs: _Rerank,
+        conj: np.ndarray | None,
+        fewest: int,
+        prune: bool,
+    ) -> Ranked:
+        """The pages with any of the words: more matched words first for short queries,
+        scores scaled by the share of the query matched for long ones."""
+        n = len(plans)
+        # Too few pages have every word: those with some of the words follow (after them, for
+        # short queries). Decided on the unfiltered matches and the threshold only, so every
+        # window of the list is cut from the same list and a subject's facet is its total.
         parts = self._parts(plans)
         sizes = np.array([len(p[0]) for p in parts], dtype=np.int64)
         joined = np.concatenate([p[0] for p in parts]) if parts else _EMPTY_IDS
@@ -839,13 +880,14 @@ class Ranker:
         depth: int,
         collapse: bool,
         pairs: _Rerank,
-    ) -> Ranked | None:
+    ) -> Ranked | _Bounded | None:
         """A long query whose pages with every word cannot fill a page, by MaxScore: the
         posting lists whose best scores, summed, stay below the bar that a first set of pages
-        sets are never read in full (a page that only they hold cannot reach the results);
-        they are only probed for the pages that are scored. Only lists that surely hold more
-        than TOTAL_EXACT_UP_TO questions are skipped, so a skipped list makes the total a lower
-        bound above that. None when no list can be skipped."""
+        sets (at :data:`_LONG_DEPTH`) are never read in full (a page that only they hold cannot
+        reach the results); they are only probed for the pages that are scored. Only lists that
+        surely hold more than TOTAL_EXACT_UP_TO questions are skipped, so a skipped list makes
+        the total a lower bound above that. None when no list can be skipped; the lower-bound
+        counts alone when the window reaches past :data:`_LONG_DEPTH`."""
         # The lists, and the questions each surely counts.
         entries = self._parts(plans)
         counted = [lst.distinct if lst is not None else 0 for _, _, _, lst, _ in entries]
@@ -881,7 +923,7 @@ class Ranker:
             return key, scores
 
         # A first bar: the depth-th best of the pages of the lists with the highest bounds.
-        budget = 4 * max(_SEED, depth)
+        budget = 4 * max(_SEED, _LONG_DEPTH)
         seed_parts, seen = [], 0
         for entry in sorted(entries, key=lambda e: -e[1]):
             seed_parts.append(entry[0][:budget])
@@ -893,10 +935,10 @@ class Ranker:
             seed = seed[self._live[seed]]
         for plan in excluded_plans:
             seed = seed[~self._member(plan, seed)]
-        if len(seed) < depth:
+        if len(seed) < _LONG_DEPTH:
             return None
         seed_key, _ = keyed(seed)
-        bar = self._kth(seed, seed_key, depth, collapse)
+        bar = self._kth(seed, seed_key, _LONG_DEPTH, collapse)
         # Skip the lists with the smallest bounds (the commonest words) while they sum below it.
         running = self._bonus_bound(plans, s)
         skipped: set[int] = set()
@@ -936,8 +978,8 @@ class Ranker:
         # Counted over the lists read: lower bounds, as the skipped lists' pages are not in.
         facets = self._facets(candidates, collapse)
         total = max(self._distinct(candidates) if collapse else len(candidates), floor)
-        if start >= total:
-            return None  # a page past what was counted: rank it exactly
+        if depth > _LONG_DEPTH or start >= total:
+            return _Bounded(total, facets)
         # A page's bound: the best scores of the lists read that hold it, plus all the skipped
         # ones; times its largest possible share of the query (a word found in two fields
         # counts twice here, and every skipped word counts as found: capped at the whole).
@@ -955,7 +997,7 @@ class Ranker:
         top = min(len(candidates), _SEED)
         best = candidates[np.sort(np.argpartition(-bound, top - 1)[:top])]
         best_key, _ = keyed(best)
-        bar = max(bar, self._kth(best, best_key, depth, collapse))
+        bar = max(bar, self._kth(best, best_key, _LONG_DEPTH, collapse))
         # A relative margin: the bound sums float32 scores in another order than scoring does.
         docs = candidates[bound * (1.0 + 1e-5) >= bar]
         key, scores = keyed(docs)

@@ -209,6 +209,17 @@ def test_type_filter_and_follow_did_you_mean(page: Page) -> None:
     expect(page.locator("#facet-list button[data-subject='Chemistry']")).to_be_visible()
     page.locator("#facet-list button[data-subject='']").click()
     expect(hits).to_have_count(4)
+    # Every facet's count is the total its click gives.
+    facets = page.locator("#facet-list button:not([data-subject=''])")
+    shown = {
+        facets.nth(i).get_attribute("data-subject"): facets.nth(i).locator(".count").inner_text()
+        for i in range(facets.count())
+    }
+    for subject, count in shown.items():
+        page.locator(f"#facet-list button[data-subject='{subject}']").click()
+        expect(page.locator("#status")).to_contain_text(f"of {count} result")
+        page.locator(f"#facet-list button[data-subject='{subject}']").click()  # back to all
+    expect(hits).to_have_count(4)
 
     # "Did you mean": a misspelt word is corrected on click.
     page.locator("#q").fill("mitochondira")

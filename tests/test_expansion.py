@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quicksearch import Document, build_index, open_index
+from quicksearch import Document, Settings, build_index, open_index
 from quicksearch.expansion import Vocabulary, expand_word, in_context
 
 DOCS = [
@@ -133,7 +133,10 @@ def test_or_joins_alternatives(index: Path) -> None:
     assert urls(index, "photosynthesis OR exocytosis calcium")[0] == "/exo"  # both clauses
     with open_index(index) as ix:
         page = ix.search("photosynthesis OR exocytosis calcium", limit=1)
-    assert page.total == 1  # a page's worth has both clauses: no partial matches added
+    assert page.total == 3  # fewer than the threshold have both clauses: partial ones follow
+    with open_index(index, settings=Settings(partial_match_threshold=1)) as ix:
+        page = ix.search("photosynthesis OR exocytosis calcium", limit=1)
+    assert page.total == 1  # one page has both clauses: no partial matches added
 
 
 def test_synonyms_file(index: Path, tmp_path: Path) -> None:

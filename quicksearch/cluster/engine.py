@@ -317,7 +317,9 @@ class _Query:
         self.words = [c for c in clauses if c.variants]
         self.phrases = phrases
         self.count = count
+        self.threshold = settings.partial_match_threshold
         self.per_search = max(_PER_SEARCH, wanted)
+        self.wanted = wanted
         exclusions = [f"terms:!=[{_quote(t)}]" for c in excluded for t, _ in c.variants[:1]]
         self.unfiltered = " && ".join(exclusions)
         self.restrict = " && ".join(
@@ -346,6 +348,19 @@ class _Query:
             search["filter_by"] = where
         return search
 
+    @staticmethod
+    def _paged(searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Searches for more candidates than Typesense gives in one page (250), as pages."""
+        out = []
+        for search in searches:
+            wanted = int(search.get("per_page", 0))
+            if wanted <= _MAX_PER_PAGE:
+                out.append(search)
+                continue
+            pages = -(-wanted // _MAX_PER_PAGE)
+            out += [{**search, "per_page": _MAX_PER_PAGE, "page": p} for p in range(1, pages + 1)]
+        return out
+
     def _count(self, q: str, where: str, facets: bool) -> dict[str, Any]:
         search: dict[str, Any] = {"q": q, "per_page": 0, "include_fields": "id"}
         if where:
@@ -359,7 +374,7 @@ class _Query:
         # The counts in one request, the searches for candidates in others, all at once: the
         # nodes (and cores) work in parallel.
         groups = [searches[: self._counts]] if self._counts else []
-        rest = searches[self._counts :]
+        rest = self._paged(searches[self._counts :])
         if rest:
             half = (len(rest) + 1) // 2
             groups += [g for g in (rest[:half], rest[half:]) if g]
@@ -386,24 +401,25 @@ class _Query:
         return searches
 
     def _counted(self, results: list[dict[str, Any]]) -> int:
-        """Read what :meth:`_counting` asked; returns the unfiltered count of pages."""
+        """Read what :meth:`_counting` asked (its answers, in order); returns the unfiltered
+        count of pages (each page, as the embedded engine's threshold counts them)."""
+        self.exact = True
         total, facets = results[0], results[1] if self.filtered else results[0]
         self.total = int(total.get("found", 0))
         counts = _facet_counts(facets)
-        unfiltered = int(facets.get("found", 0))
+        pages = int(facets.get("found", 0))
         if self.collapse:
-            repeats = results[2 if self.filtered else 1 : self._counts]
+            repeats = results[2 if self.filtered else 1 :]
             in_total, in_facets = repeats[0], repeats[-1]
             self.total -= _surplus(in_total, by_subject=False).get("", 0)
             by_subject = _surplus(in_facets, by_subject=True)
             for subject, surplus in by_subject.items():
                 if subject in counts:
                     counts[subject] -= surplus
-            unfiltered -= sum(by_subject.values())
             if any(int(r.get("found", 0)) > _REPEATED_PAGES for r in repeats):
                 self.exact = False  # more repeated pages than were looked at
         self.facets = _by_count({k: v for k, v in counts.items() if v > 0})
-        return unfiltered
+        return pages
 
     def _forms(self, clause: Clause) -> list[str]:
         """A word's forms, those that find the best pages first: by weight times the log of
@@ -465,11 +481,14 @@ class _Query:
                 text = " ".join(filter(None, [*best[:i], forms[1], *best[i + 1 :], quoted]))
                 searches.append(self._text(text, self._both(every, self.restrict), half))
         results = self._run(searches)
-        matched_anywhere = self._counted(results)
+        matched_anywhere = self._counted(results[: self._counts])
         later: list[dict[str, Any]] = []
-        if len(self.words) > 1 and matched_anywhere < self.count:
+        matched = every
+        if len(self.words) > 1 and matched_anywhere < self.threshold:
             # Too few pages have every word: pages with some of them rank too.
-            any_word = _any_of(Clause(tuple(v for c in self.words for v in c.variants)))
+            matched = any_word = _any_of(
+                Clause(tuple(v for c in self.words for v in c.variants))
+            )
             later = [
                 *self._counting(count_q, any_word),
                 self._text(
@@ -479,7 +498,7 @@ class _Query:
             for term in best:
                 later.append(self._text(term, self.restrict, self.per_search // 2))
             results = self._run(later)
-            self._counted(results)
+            self._counted(results[: self._counts])
         elif self.total > len(self.found) and len(self.found) < self.per_search:
             # Some pages hold a word only in another form (a completion, a correction).
             for i, clause in enumerate(self.words):
@@ -491,11 +510,20 @@ class _Query:
             if later:
                 self._counts = 0
                 self._run(later)
+        self._deep(matched)
         return self.found
+
+    def _deep(self, matched: str) -> None:
+        """A window deeper than the text searches reach: the pages the total counts, in any
+        order, as deep as the window (all of them whenever the total fits in it)."""
+        if self.wanted > _PER_SEARCH and len(self.found) < self.total:
+            self._counts = 0
+            self._run([self._text("*", self._both(matched, self.restrict), self.wanted)])
 
     def _long(self) -> dict[str, dict[str, Any]]:
         """A long question: candidates from its rarest words, with words dropped while few
-        pages hold them all; the total counts the pages with any of those words."""
+        pages hold them all; the total counts the pages with any of those words, unless at
+        least the threshold of pages hold every word (as the embedded engine counts)."""
         df = self.engine._df
         weight: dict[str, float] = {}
         for clause in self.words:
@@ -510,10 +538,16 @@ class _Query:
         # "explains", "article") then blocks only one of them; Typesense drops words from the
         # right, so the rarest come first.
         k = max(_LONG_PER_SEARCH, self.per_search // 2)
+        every = self._both(*(_any_of(c) for c in self.words))
+        count_every = self._counting("*", every)
+        count_any = self._counting("*", any_word)
+        self._counts = len(count_every) + len(count_any)
         searches = [
-            *self._counting("*", any_word),
+            *count_every,
+            *count_any,
             self._text(" ".join(rarest[0::2]), self.restrict, k, drop_tokens_threshold=k),
             self._text(" ".join(rarest[1::2]), self.restrict, k, drop_tokens_threshold=k),
+            self._text(" ".join(best), self._both(every, self.restrict), k),
         ]
         if max(weight.values(), default=1.0) > 1.0:  # the heaviest words on their own too
             heaviest = sorted(best, key=lambda t: (-weight[t], df(t)))[:4]
@@ -521,8 +555,12 @@ class _Query:
                 self._text(" ".join(heaviest), self.restrict, k, drop_tokens_threshold=k)
             )
         results = self._run(searches)
-        self._counted(results)
-        self.exact = len(best) <= len(rarest)
+        if self._counted(results[: len(count_every)]) >= self.threshold:
+            self._deep(every)
+            return self.found
+        self._counted(results[len(count_every) : self._counts])
+        self.exact = self.exact and len(best) <= len(rarest)
+        self._deep(any_word)
         return self.found
 
 
