@@ -32,7 +32,7 @@ from pathlib import Path
 
 from quicksearch.analysis import STOP_WORDS
 from quicksearch.documents import find_pages, load_page
-from quicksearch.schema import question_key
+from quicksearch.fields import question_key
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 SENTENCE = re.compile(r"(?<=[.!?])\s+")

@@ -33,8 +33,8 @@ from eval_dev import inputs_present
 from quicksearch import open_index
 from quicksearch.analysis import stem
 from quicksearch.expansion import expand_word
+from quicksearch.fields import kept_words
 from quicksearch.query import parse_query
-from quicksearch.schema import kept_words
 
 DEFAULT_QUERIES = Path(__file__).resolve().parents[2] / "shared/eval/quicktakes-dev.jsonl"
 

@@ -30,7 +30,7 @@ from related import linked_sample, read_pages, sample_arguments, wanted
 
 from quicksearch import open_index
 from quicksearch.analysis import stem
-from quicksearch.schema import kept_words
+from quicksearch.fields import kept_words
 
 CUTS = (10, 50, 100, 500, 1_000, 5_000)
 

@@ -74,8 +74,8 @@ def build_raw_typesense(corpus: Path, location: str) -> tuple[object, str, float
     """Raw Typesense as a reference: the cleaned pages as they are (no analysis of ours),
     in a collection beside the cluster index, ``<name>_raw``."""
     from quicksearch.cluster.client import Cluster
+    from quicksearch.fields import question_key
     from quicksearch.location import parse_location
-    from quicksearch.schema import question_key
 
     parsed = parse_location(location)
     cluster = Cluster(parsed)  # type: ignore[arg-type]

@@ -232,7 +232,7 @@ def index(
 def _write_report(path: str, data: dict[str, Any]) -> None:
     from pathlib import Path
 
-    from .storage import write_json_atomic
+    from .files import write_json_atomic
 
     write_json_atomic(Path(path).resolve(), data)
 

@@ -18,9 +18,10 @@ from .config import SCHEMA_VERSION, Settings
 from .engine import Rows
 from .errors import IndexVersionError
 from .expansion import Vocabulary
+from .fields import TEXT_FIELDS
 from .models import IndexStats
-from .ranking import Clause, Ranker, load_vocabulary
-from .schema import TEXT_FIELDS
+from .query import Clause
+from .ranking import Ranker, load_vocabulary
 from .storage import Generation, current_generation, directory_size, pointer_signature
 
 __all__ = ["EmbeddedEngine", "FolderLocation"]

@@ -14,7 +14,7 @@ from .config import Settings
 from .errors import QuickSearchError
 from .expansion import Vocabulary
 from .models import IndexStats
-from .ranking import Clause
+from .query import Clause
 
 __all__ = ["Engine", "GenerationGoneError", "Location", "Rows"]
 

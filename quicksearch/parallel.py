@@ -38,20 +38,10 @@ from whoosh.writing import SegmentWriter
 
 from .analysis import lean_nltk_import, load_stemmer, stem
 from .errors import QuickSearchError
+from .fields import RANKED_FIELDS, TEXT_FIELDS, kept_words, question_stems
 from .postings import SUFFIX as POSTINGS_SUFFIX
 from .postings import write_postings
-from .schema import (
-    RANKED_FIELDS,
-    TEXT_FIELDS,
-    FastText,
-    PostingLists,
-    Postings,
-    counting_words,
-    document_fields,
-    kept_words,
-    make_schema,
-    question_stems,
-)
+from .schema import FastText, PostingLists, Postings, counting_words, document_fields, make_schema
 from .sources import OK, ScanTask, SourceRecord, SourceTable, scan_task
 from .storage import release_inherited_locks
 

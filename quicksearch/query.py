@@ -3,7 +3,8 @@
 Understood syntax: plain words, ``"exact phrase"``, ``-excluded`` words or phrases and
 ``subject:physics`` (``subject:"computer science"``). Anything else is read as words. Words are
 analysed with the same chain as the index, so stop words drop out and inflections meet.
-Engine-free: the searcher turns a ParsedQuery into an engine query.
+Engine-free: the searcher turns a ParsedQuery into :class:`Clause` objects, what every engine
+ranks.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from .analysis import STOP_WORDS, analyze, fold_word, stem
 from .cleaning import canonical_subject
 
-__all__ = ["ParsedQuery", "parse_query", "searchable_text"]
+__all__ = ["Clause", "ParsedQuery", "parse_query", "searchable_text"]
 
 _CLAUSE = re.compile(
     r'(?P<neg>-?)(?:(?P<field>subject):(?:"(?P<fquoted>[^"]*)"?|(?P<fword>[^\s"]+))'
@@ -163,3 +166,22 @@ def parse_query(
         excluded_phrases=tuple(dict.fromkeys(ex_phrases))[:max_terms],
         subjects=tuple(dict.fromkeys(subjects))[:4],
     )
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One query word: any of its ``variants`` may match (a word counts once, by its best
+    form), each weighted (below 1 for corrected or completed forms). A phrase is a clause whose
+    words all score (``phrase=True``) and which matches only in ``docs``, the documents where
+    the words stand together."""
+
+    variants: tuple[tuple[str, float], ...]
+    docs: np.ndarray | None = None
+    phrase: bool = False
+    #: The word as typed (normalised), for the exact-form bonus.
+    word: str | None = None
+    #: Multiplies the clause's score: a word written twice in a long query counts twice.
+    weight: float = 1.0
+    #: Score every variant with the idf of all of them together (a word still being typed:
+    #: whichever completion a page holds, it is as likely the one meant).
+    shared_idf: bool = False

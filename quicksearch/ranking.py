@@ -42,11 +42,12 @@ from whoosh.util.numeric import byte_to_length
 
 from .analysis import remember_stems, stem
 from .config import Settings
+from .fields import EXACT_FIELD, RANKED_FIELDS, TEXT_FIELDS, question_stems, subject_key
 from .postings import SUFFIX as POSTINGS_SUFFIX
 from .postings import PostingsFile, term_hash
-from .schema import EXACT_FIELD, RANKED_FIELDS, TEXT_FIELDS, question_stems, subject_key
+from .query import Clause
 
-__all__ = ["VOCABULARY_FILE", "Clause", "Ranked", "Ranker", "load_vocabulary", "read_vocabulary"]
+__all__ = ["VOCABULARY_FILE", "Ranked", "Ranker", "load_vocabulary", "read_vocabulary"]
 
 VOCABULARY_FILE = "vocabulary.json"
 
@@ -82,25 +83,6 @@ _EMPTY_TF = np.zeros(0, dtype=np.float32)
 
 def _entry_bytes(entry: _Entry) -> int:
     return int(entry.ids.nbytes + entry.tf.nbytes) + _ENTRY_BYTES
-
-
-@dataclass(frozen=True)
-class Clause:
-    """One query word: any of its ``variants`` may match (a word counts once, by its best
-    form), each weighted (below 1 for corrected or completed forms). A phrase is a clause whose
-    words all score (``phrase=True``) and which matches only in ``docs``, the documents where
-    the words stand together."""
-
-    variants: tuple[tuple[str, float], ...]
-    docs: np.ndarray | None = None
-    phrase: bool = False
-    #: The word as typed (normalised), for the exact-form bonus.
-    word: str | None = None
-    #: Multiplies the clause's score: a word written twice in a long query counts twice.
-    weight: float = 1.0
-    #: Score every variant with the idf of all of them together (a word still being typed:
-    #: whichever completion a page holds, it is as likely the one meant).
-    shared_idf: bool = False
 
 
 @dataclass(frozen=True)
@@ -1303,7 +1285,7 @@ def save_vocabulary(
 ) -> None:
     """Store the terms (with document frequencies, read from ``reader`` unless given) and the
     words as typed (with counts) beside the index, so searchers load them in milliseconds."""
-    from .storage import write_json_atomic
+    from .files import write_json_atomic
 
     if terms is None:
         assert reader is not None

@@ -12,8 +12,8 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from .analysis import stem
-from .ranking import Clause
-from .schema import kept_words, subject_key
+from .fields import kept_words, subject_key
+from .query import Clause
 
 if TYPE_CHECKING:
     from .expansion import Vocabulary

@@ -17,6 +17,11 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.system import pack_uint
 
 from .analysis import TOKEN_PATTERN, analyze, normalize_word, stem
+from .fields import (
+    KEYWORD_SEPARATOR,
+    kept_words,
+    question_key,
+)
 from .models import Document
 
 _TOKEN = re.compile(TOKEN_PATTERN)
@@ -102,31 +107,6 @@ class ExactWordsAnalyzer(_TermsAnalyzer):
         return [t.term for t in analyze(value, stemming=False)]
 
 
-def question_key(question: str) -> str:
-    """Equal for questions that differ only in case, punctuation or spacing."""
-    return " ".join(re.findall(r"\w+", question.casefold()))
-
-
-_last_words: tuple[str, list[str]] = ("", [])
-
-
-def question_stems(question: str) -> str:
-    """A question's index terms in order, space-separated: what the proximity bonus reads."""
-    return " ".join(stem(w) for w in kept_words(question))
-
-
-def kept_words(text: str) -> list[str]:
-    """The normalised words of ``text`` that the analysis keeps, in order (do not modify).
-
-    The last result is kept: a page's question is indexed in three fields in a row."""
-    global _last_words
-    if text is _last_words[0]:
-        return _last_words[1]
-    words = list(filter(None, map(normalize_word, _TOKEN.findall(text))))
-    _last_words = (text, words)
-    return words
-
-
 #: One term's postings while a segment is written: document numbers, weights, encoded values.
 PostingLists = tuple["array[int]", "array[float]", list[bytes]]
 #: A field's postings by term (``str`` for text fields, Whoosh's bytes for the others).
@@ -210,13 +190,6 @@ class FastExactWords(FastText):
         return words
 
 
-TEXT_FIELDS = ("question", "keywords", "answer")
-#: A question-only field that adds to the score of documents already matched.
-EXACT_FIELD = "question_exact"
-#: Fields the ranker reads postings of (written again beside each segment, see postings.py).
-RANKED_FIELDS = (*TEXT_FIELDS, EXACT_FIELD)
-
-
 class KeyColumn(fields.COLUMN):
     """A text value kept per document in a column (and stored if asked), never indexed: the
     ranker reads subjects and duplicate keys whole, and indexing them cost a build 5%."""
@@ -248,15 +221,6 @@ def make_schema() -> fields.Schema:
         id=fields.STORED(),
         source=fields.STORED(),
     )
-
-
-# Keywords are stored joined by this separator and split back when read.
-KEYWORD_SEPARATOR = " , "
-
-
-def subject_key(subject: str) -> str:
-    """The filter key of a (canonical) subject."""
-    return subject.casefold()
 
 
 def document_fields(doc: Document) -> dict[str, Any]:

@@ -25,12 +25,11 @@ from .errors import (
     QuickSearchError,
 )
 from .expansion import CONTEXT_MAX_WORDS, Expansion, expand_word, in_context
+from .fields import question_key, subject_key
 from .location import parse_location
 from .models import Completions, Hit, IndexStats, SearchResults
-from .query import ParsedQuery, parse_query, searchable_text
-from .ranking import Clause
+from .query import Clause, ParsedQuery, parse_query, searchable_text
 from .related import POOL, like_clauses, prefer_subject
-from .schema import question_key, subject_key
 from .snippets import highlight, make_snippet
 from .synonyms import SYNONYM_WEIGHT, synonym_map
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .documents import PageError, decode_page, parse_page, read_page_bytes
+from .files import write_json_atomic
 from .models import Document, SkippedFile
-from .storage import write_json_atomic
 
 SOURCES_FILE = "sources.json"
 OK, EXCLUDED, SKIPPED = "ok", "excluded", "skipped"

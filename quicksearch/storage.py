@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IndexLockedError, IndexNotFoundError, IndexVersionError
+from .files import fsync_dir, write_json_atomic
 
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
@@ -41,27 +42,6 @@ class Generation:
     name: str
     path: Path
     manifest: dict[str, Any]
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_json_atomic(path: Path, data: Any, indent: int | None = 2) -> None:
-    """Write JSON to ``path`` so that readers see the old file or the new one, never half."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        # dumps, not dump: only a one-shot encode uses the C encoder (index files run to MBs).
-        f.write(json.dumps(data, indent=indent, sort_keys=True, ensure_ascii=False))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 def pointer_path(index_dir: Path) -> Path:
@@ -133,7 +113,7 @@ def publish(index_dir: Path, tmp_dir: Path, manifest: dict[str, Any]) -> Generat
                 os.fsync(f.fileno())
     final = index_dir / (_GEN_PREFIX + tmp_dir.name[len(_TMP_PREFIX) :])
     os.replace(tmp_dir, final)
-    _fsync_dir(index_dir)
+    fsync_dir(index_dir)
     switch_to(index_dir, final.name)
     return Generation(final.name, final, manifest)
 
@@ -146,7 +126,7 @@ def switch_to(index_dir: Path, name: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp_pointer, pointer_path(index_dir))
-    _fsync_dir(index_dir)
+    fsync_dir(index_dir)
 
 
 def prune(index_dir: Path, keep_previous: int = KEEP_PREVIOUS) -> None:

@@ -22,10 +22,11 @@ from ..config import SCHEMA_VERSION, Settings
 from ..engine import Rows
 from ..errors import IndexNotFoundError, IndexVersionError, QuickSearchError
 from ..expansion import Vocabulary
+from ..fields import EXACT_FIELD, TEXT_FIELDS
 from ..location import ClusterLocation
 from ..models import IndexStats
-from ..ranking import _EMPTY_IDS, _EMPTY_TF, Clause, Ranker, _Entry, quantized_lengths
-from ..schema import EXACT_FIELD, TEXT_FIELDS
+from ..query import Clause
+from ..ranking import _EMPTY_IDS, _EMPTY_TF, Ranker, _Entry, quantized_lengths
 from .client import Cluster
 from .store import CLUSTER_LAYOUT, page_id, page_rows, read_meta
 

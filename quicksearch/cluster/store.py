@@ -18,8 +18,8 @@ from typing import Any
 from ..analysis import plain_words, stem
 from ..config import SCHEMA_VERSION
 from ..errors import IndexLockedError, QuickSearchError
+from ..fields import KEYWORD_SEPARATOR, kept_words, question_key, subject_key
 from ..models import Document
-from ..schema import KEYWORD_SEPARATOR, kept_words, question_key, subject_key
 from .client import Cluster
 
 #: Typesense fields: what is searched (analysed text, every term) and what filters/facets.
