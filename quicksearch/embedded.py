@@ -21,7 +21,8 @@ from .expansion import Vocabulary
 from .fields import TEXT_FIELDS
 from .models import IndexStats
 from .query import Clause
-from .ranking import Ranker, load_vocabulary
+from .ranking import Ranker
+from .segments import IndexPostings, load_vocabulary
 from .storage import Generation, current_generation, directory_size, pointer_signature
 
 __all__ = ["EmbeddedEngine", "FolderLocation"]
@@ -69,7 +70,7 @@ class EmbeddedEngine:
                 f"cannot open index generation {generation.name}: {exc}"
             ) from None
         self.searcher: WhooshSearcher = self.index.searcher()
-        self.ranker = Ranker(self.searcher.reader(), settings, generation.path)
+        self.ranker = Ranker(IndexPostings(self.searcher.reader(), generation.path), settings)
         self._vocabulary: Vocabulary | None = None
         self._questions: list[tuple[str, int, str]] | None = None
 

@@ -33,8 +33,8 @@ from .errors import (
 from .location import is_cluster, parse_location
 from .models import BuildReport, Document, SkippedFile
 from .parallel import QuickWriter, build_segments, paused_gc, worker_setup
-from .ranking import VOCABULARY_FILE, load_vocabulary, save_vocabulary
 from .schema import counting_words, document_fields, make_schema
+from .segments import VOCABULARY_FILE, load_vocabulary, save_vocabulary
 from .sources import (
     OK,
     SOURCES_FILE,

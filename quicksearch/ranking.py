@@ -22,36 +22,23 @@ TOTAL_EXACT_UP_TO; a long query that skipped a list larger than that reports low
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import itertools
-import json
 import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
-from whoosh.matching import ListMatcher
-from whoosh.reading import IndexReader
-from whoosh.util.numeric import byte_to_length
 
-from .analysis import remember_stems, stem
 from .config import Settings
-from .fields import EXACT_FIELD, RANKED_FIELDS, TEXT_FIELDS, question_stems, subject_key
-from .postings import SUFFIX as POSTINGS_SUFFIX
-from .postings import PostingsFile, term_hash
+from .fields import EXACT_FIELD, TEXT_FIELDS, subject_key
 from .query import Clause
 
-__all__ = ["VOCABULARY_FILE", "Ranked", "Ranker", "load_vocabulary", "read_vocabulary"]
+__all__ = ["PostingSource", "Postings", "Ranked", "Ranker"]
 
-VOCABULARY_FILE = "vocabulary.json"
-
-_LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
 #: Shares of ``Settings.cache_bytes`` for cached posting lists and for the counts of distinct
 #: questions per query (the word caches of the analysis chain take 1/8, see caches.py).
 _POSTINGS_SHARE = 3 / 4
@@ -206,53 +193,61 @@ class _Bounded:
     facets: dict[str, int]
 
 
-class Ranker:
-    """Scores queries against one open index generation (not thread-safe: callers lock)."""
+class Postings(NamedTuple):
+    """One term's posting list as a source reads it: pages (ascending), frequencies, the
+    largest frequency and the shortest field length among its pages; ``df`` when the source
+    knows the collection-wide document frequency (else it is counted from the pages)."""
 
-    def __init__(
-        self, reader: IndexReader, settings: Settings, directory: Path | None = None
-    ) -> None:
-        self._reader = reader
+    ids: np.ndarray
+    tf: np.ndarray
+    most: float
+    shortest: float
+    df: int | None = None
+
+
+class PostingSource(Protocol):
+    """What a ranker scores: one engine's pages, their statistics and posting lists. The
+    embedded engine's reads an index generation; the cluster's, the candidates of a query."""
+
+    size: int  # pages, numbered 0..size-1
+    live: np.ndarray  # per page: not deleted
+    lengths: dict[str, np.ndarray]  # per field, each page's (quantized) length
+    subjects: Sequence[Any]  # per page
+    question_keys: Sequence[Any]  # per page
+    averages: dict[str, float]  # per field, the collection's average length
+    documents: int  # live pages of the whole collection (the idf's N)
+
+    def read(self, field: str, terms: Sequence[str]) -> list[Postings | None]:
+        """Per term, its postings in ``field``; None for a term in no page at all."""
+
+    def clause_count(self, terms: Sequence[str]) -> int | None:
+        """Pages holding any of ``terms``, when the source knows it better than its lists."""
+
+    def question_df(self, term: str) -> int | None:
+        """Pages whose question holds ``term``, when the source knows it better."""
+
+    def question_terms(self, docnum: int) -> str:
+        """A page's question as index terms, space-separated (the proximity bonus reads it)."""
+
+
+class Ranker:
+    """Scores queries over a :class:`PostingSource` (not thread-safe: callers lock)."""
+
+    def __init__(self, source: PostingSource, settings: Settings) -> None:
+        self.source = source
         self.settings = settings
-        self.size = reader.doc_count_all()
-        self._live = np.ones(self.size, dtype=bool)
-        self._lengths: dict[str, np.ndarray] = {}
-        fields = [f for f in RANKED_FIELDS if f in reader.schema]
-        for field in fields:
-            self._lengths[field] = np.zeros(self.size, dtype=np.float32)
-        #: Per segment: (first document number, its reader, its side file or None).
-        self._segments: list[tuple[int, IndexReader, PostingsFile | None]] = []
-        for leaf, offset in reader.leaf_readers():
-            perdoc = getattr(leaf, "_perdoc", None)
-            if perdoc is None:  # an index without documents has no segment to read
-                continue
-            count = leaf.doc_count_all()
-            if leaf.has_deletions():
-                deleted = [d for d in range(count) if leaf.is_deleted(d)]
-                self._live[[offset + d for d in deleted]] = False
-            for field in fields:
-                column = perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
-                if column is not None:
-                    raw = np.frombuffer(_column_bytes(column, count), dtype=np.uint8)
-                    self._lengths[field][offset : offset + count] = _LENGTH_OF_BYTE[raw]
-            self._segments.append((offset, leaf, _side_file(directory, leaf)))
-        self._offsets = [offset for offset, _, _ in self._segments]
-        subjects = list(reader.column_reader("subject")) if reader.has_column("subject") else []
-        keys = (
-            list(reader.column_reader("question_key")) if reader.has_column("question_key") else []
-        )
-        dead = ~self._live
-        live_count = max(1, int(self._live.sum()))
-        totals = {f: reader.field_length(f) - float(self._lengths[f][dead].sum()) for f in fields}
-        self._setup(subjects, keys, {f: max(1.0, t / live_count) for f, t in totals.items()})
+        self.size = source.size
+        self._live = source.live
+        self._lengths = source.lengths
+        self._setup(source.subjects, source.question_keys, source.averages)
+        self.documents = source.documents
 
     def _setup(
         self, subjects: Sequence[Any], keys: Sequence[Any], averages: dict[str, float]
     ) -> None:
-        """What every ranker derives from its pages' subjects and question keys (``size``,
+        """What the ranker derives from its pages' subjects and question keys (``size``,
         ``_live`` and ``_lengths`` set): counts, codes and groups, and the empty caches."""
-        self.documents = int(self._live.sum())
-        self._deletions = self.documents < self.size
+        self._deletions = not bool(self._live.all())
         self._avg = averages
         names, codes = np.unique(
             np.array(subjects or [""] * self.size, dtype=object), return_inverse=True
@@ -315,8 +310,8 @@ class Ranker:
             return self._cache.get(key, _NO_POSTINGS)
 
     def _prefetch(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Read the posting lists of ``(field, term)`` pairs that are not cached: per field
-        and segment, one binary search for all the terms in the side file's term table."""
+        """Read the posting lists of ``(field, term)`` pairs that are not cached, each field's
+        at once."""
         with self._lock:
             missing = [
                 p for p in dict.fromkeys(pairs) if p not in self._cache and p not in self._absent
@@ -325,40 +320,14 @@ class Ranker:
         for field, term in missing:
             by_field.setdefault(field, []).append(term)
         for field, terms in by_field.items():
-            hashes = np.fromiter((term_hash(t) for t in terms), dtype=np.uint64, count=len(terms))
-            id_parts: list[list[np.ndarray]] = [[] for _ in terms]
-            tf_parts: list[list[np.ndarray]] = [[] for _ in terms]
-            most = np.zeros(len(terms))
-            shortest = np.full(len(terms), math.inf)
-            for offset, leaf, side in self._segments:
-                if side is not None and side.has_field(field):
-                    found, starts, counts, tops, lows = side.find_many(field, hashes)
-                    for k in np.flatnonzero(found).tolist():
-                        ids, tf = side.slice(field, int(starts[k]), int(counts[k]))
-                        id_parts[k].append(ids.astype(np.int32) + np.int32(offset))
-                        tf_parts[k].append(tf.astype(np.float32))
-                        most[k] = max(most[k], float(tops[k]))
-                        low = float(lows[k]) if lows is not None else -1.0
-                        if low < 0:  # no lengths recorded: read them
-                            low = float(self._lengths[field][id_parts[k][-1]].min())
-                        shortest[k] = min(shortest[k], low)
-                    continue
-                for k, term in enumerate(terms):  # no side file: Whoosh's own blocks
-                    ids, tf = _whoosh_postings(leaf, field, term)
-                    if len(ids):
-                        id_parts[k].append(ids + np.int32(offset))
-                        tf_parts[k].append(tf)
-                        most[k] = max(most[k], float(tf.max()))
-                        low = float(self._lengths[field][id_parts[k][-1]].min())
-                        shortest[k] = min(shortest[k], low)
-            for k, term in enumerate(terms):
-                if not id_parts[k]:
+            for term, read in zip(terms, self.source.read(field, terms), strict=True):
+                if read is None:
                     with self._lock:
                         if len(self._absent) >= self._absent_limit:
                             self._absent.clear()
                         self._absent.add((field, term))
                     continue
-                entry = self._entry(id_parts[k], tf_parts[k], float(most[k]), float(shortest[k]))
+                entry = self._entry(read)
                 with self._lock:
                     self._cache[(field, term)] = entry
                     self._cached += _entry_bytes(entry)
@@ -375,13 +344,10 @@ class Ranker:
                 "absent": len(self._absent) * _COUNT_BYTES,
             }
 
-    def _entry(
-        self, id_parts: list[np.ndarray], tf_parts: list[np.ndarray], most: float, shortest: float
-    ) -> _Entry:
-        if not id_parts:
-            return _NO_POSTINGS
-        ids = id_parts[0] if len(id_parts) == 1 else np.concatenate(id_parts)
-        tf = tf_parts[0] if len(tf_parts) == 1 else np.concatenate(tf_parts)
+    def _entry(self, read: Postings) -> _Entry:
+        ids, tf = read.ids, read.tf
+        if read.df is not None:  # the source knows the collection's statistics
+            return _Entry(ids, tf, read.df, read.most, read.shortest)
         # Deleted pages keep their postings until a merge: count live documents only, so an
         # index with deletions scores like one built without those pages.
         df = int(np.count_nonzero(self._live[ids])) if self._deletions else len(ids)
@@ -393,7 +359,7 @@ class Ranker:
             if self._deletions:
                 plain &= self._live[ids]
             distinct = int(np.count_nonzero(plain))
-        return _Entry(ids, tf, df, most, shortest, max(0, distinct))
+        return _Entry(ids, tf, df, read.most, read.shortest, max(0, distinct))
 
     def _idf(self, df: int) -> float:
         n = self.documents
@@ -657,7 +623,8 @@ class Ranker:
 
     def _question_df(self, term: str) -> int:
         """Pages (deleted ones too) whose question holds ``term``."""
-        return len(self._postings("question", term).ids)
+        known = self.source.question_df(term)
+        return known if known is not None else len(self._postings("question", term).ids)
 
     def _question_stems(self, docnum: int) -> tuple[str, ...]:
         with self._lock:
@@ -665,20 +632,12 @@ class Ranker:
             if hit is not None:
                 self._questions.move_to_end(docnum)
                 return hit
-        stems = tuple(self._question_terms(docnum).split())
+        stems = tuple(self.source.question_terms(docnum).split())
         with self._lock:
             self._questions[docnum] = stems
             if len(self._questions) > _QUESTION_CACHE:
                 self._questions.popitem(last=False)
         return stems
-
-    def _question_terms(self, docnum: int) -> str:
-        at = bisect.bisect_right(self._offsets, docnum) - 1
-        offset, _, side = self._segments[at]
-        text = side.question(docnum - offset) if side is not None else None
-        if text is None:  # an index without side files: read the stored question
-            text = question_stems(self._reader.stored_fields(docnum).get("question") or "")
-        return text
 
     def _proximity(self, docnums: np.ndarray, rerank: _Rerank) -> np.ndarray:
         """The bonus of each document whose question holds query words side by side, and
@@ -1006,6 +965,9 @@ class Ranker:
             docs = plan.docs
             return int(np.count_nonzero(self._live[docs])) if self._deletions else len(docs)
         key = tuple(t for t, _ in plan.clause.variants)
+        known = self.source.clause_count(key)
+        if known is not None:
+            return known
         with self._lock:
             hit = self._counts.get(key)
         if hit is not None:
@@ -1207,112 +1169,3 @@ def _isin_sorted(docs: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return ids[at] == docs
 
 
-def _column_bytes(column: object, count: int) -> bytes:
-    """A fixed one-byte column's values for ``count`` documents, read at once when the column
-    reader exposes its file (Whoosh's FixedBytesColumn), else value by value."""
-    source = getattr(column, "_dbfile", None)
-    base = getattr(column, "_basepos", None)
-    if source is not None and base is not None and getattr(column, "_fixedlen", None) == 1:
-        data = source.get(base, count)
-        if len(data) == count:
-            return bytes(data)
-    return bytes(column[i] for i in range(count))  # type: ignore[index]
-
-
-def _side_file(directory: Path | None, leaf: IndexReader) -> PostingsFile | None:
-    segment = getattr(leaf, "_segment", None)
-    if directory is None or segment is None:
-        return None
-    try:
-        return PostingsFile(directory / segment.make_filename(POSTINGS_SUFFIX))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # written before the side files, or damaged: read Whoosh's postings
-
-
-def _whoosh_postings(leaf: IndexReader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-    """A term's postings in one segment, read from Whoosh's own blocks (whole blocks at a time:
-    the per-posting matcher API is far slower)."""
-    if (field, term) not in leaf:
-        return _EMPTY_IDS, _EMPTY_TF
-    matcher = leaf.postings(field, term)
-    while not hasattr(matcher, "_read_ids") and hasattr(matcher, "child"):
-        matcher = matcher.child  # skip the deleted-docs filter: the live mask covers those
-    if isinstance(matcher, ListMatcher):  # a rare term's postings, kept in its record
-        ids = np.asarray(matcher._ids, dtype=np.int32)
-        weights = (
-            np.asarray(matcher._weights, dtype=np.float32)
-            if matcher._weights
-            else np.ones(len(ids), dtype=np.float32)
-        )
-        return ids, weights
-    id_blocks: list[np.ndarray] = []
-    weight_blocks: list[np.ndarray] = []
-    while matcher.is_active():
-        matcher._read_ids()
-        matcher._read_weights()
-        block_ids = np.asarray(matcher._ids, dtype=np.int32)
-        id_blocks.append(block_ids)
-        block_weights = matcher._weights
-        weight_blocks.append(
-            np.asarray(block_weights, dtype=np.float32)
-            if block_weights is not None
-            else np.ones(len(block_ids), dtype=np.float32)
-        )
-        matcher._next_block()
-    return np.concatenate(id_blocks), np.concatenate(weight_blocks)
-
-
-def read_vocabulary(reader: IndexReader) -> dict[str, int]:
-    """Every term of the text fields with its largest per-field document frequency."""
-    frequencies: dict[str, int] = {}
-    for field in TEXT_FIELDS:
-        if field not in reader.schema:
-            continue
-        for raw, info in reader.iter_field(field):
-            term = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            df = info.doc_frequency()
-            if df > frequencies.get(term, 0):
-                frequencies[term] = df
-    return frequencies
-
-
-def save_vocabulary(
-    reader: IndexReader | None,
-    words: dict[str, int],
-    generation_dir: Path,
-    terms: dict[str, int] | None = None,
-    stems: dict[str, str] | None = None,
-) -> None:
-    """Store the terms (with document frequencies, read from ``reader`` unless given) and the
-    words as typed (with counts) beside the index, so searchers load them in milliseconds."""
-    from .files import write_json_atomic
-
-    if terms is None:
-        assert reader is not None
-        terms = read_vocabulary(reader)
-    # The stems of the words, where they differ: a search process then stems known words
-    # without importing NLTK (~0.3 s, or ~0.8 s when SciPy is installed).
-    if stems is None:
-        stems = {w: s for w in words if (s := stem(w)) != w}
-    data = {"terms": terms, "words": words, "stems": stems}
-    write_json_atomic(generation_dir / VOCABULARY_FILE, data, indent=None)
-
-
-def load_vocabulary(
-    reader: IndexReader, generation_dir: Path
-) -> tuple[dict[str, int], dict[str, int]]:
-    """(terms, words) of a generation; an index without the file gets terms only."""
-    try:
-        data = json.loads((generation_dir / VOCABULARY_FILE).read_text(encoding="utf-8"))
-        remember_stems(data.get("stems", {}), data["words"])
-        return dict(data["terms"]), dict(data["words"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return read_vocabulary(reader), {}
-
-
-def quantized_lengths(lengths: np.ndarray) -> np.ndarray:
-    """Field lengths as the embedded index keeps them (one byte each), as float32."""
-    from whoosh.util.numeric import length_to_byte
-
-    codes = np.array([length_to_byte(int(n)) for n in lengths], dtype=np.uint8)
-    return _LENGTH_OF_BYTE[codes].astype(np.float32)

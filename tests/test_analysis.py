@@ -63,3 +63,14 @@ def test_build_workers_load_the_stemmer_without_scipy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.split() == ["run", "False", "True"]
+
+
+def test_length_quantization_is_whooshs() -> None:
+    """The cluster scores with quicksearch.lengths; it must quantize as the Whoosh index does."""
+    from whoosh.util.numeric import byte_to_length, length_to_byte
+
+    from quicksearch.lengths import LENGTH_OF_BYTE
+    from quicksearch.lengths import length_to_byte as ours
+
+    assert [float(LENGTH_OF_BYTE[b]) for b in range(256)] == [byte_to_length(b) for b in range(256)]
+    assert all(ours(n) == length_to_byte(n) for n in range(0, 120_000, 3))

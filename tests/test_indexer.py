@@ -234,8 +234,10 @@ def test_quick_writer_writes_what_whoosh_writes(tmp_path: Path) -> None:
     # The ranker reads postings itself, from blocks or from the term record of a rare term.
     from quicksearch.config import DEFAULT_SETTINGS
     from quicksearch.ranking import Ranker
+    from quicksearch.segments import IndexPostings
 
-    ours_ranker, theirs_ranker = Ranker(ours, DEFAULT_SETTINGS), Ranker(theirs, DEFAULT_SETTINGS)
+    ours_ranker = Ranker(IndexPostings(ours), DEFAULT_SETTINGS)
+    theirs_ranker = Ranker(IndexPostings(theirs), DEFAULT_SETTINGS)
     for field, term in theirs.all_terms():
         if field in ("question", "answer", "keywords", "question_exact"):
             a = ours_ranker.postings(field, term.decode())

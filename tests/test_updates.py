@@ -231,5 +231,5 @@ def test_many_updates_in_a_row_merge_segments_and_keep_every_page(tmp_path: Path
     assert urls(ix, "lantern") == {f"/p/{i}" for i in range(10)}
     with open_index(ix) as searcher:
         ranker = searcher._require_engine().ranker
-        assert all(side is not None for _, _, side in ranker._segments)
+        assert all(side is not None for _, _, side in ranker.source._segments)
         assert searcher.search('"otter question"', limit=50).total == 12

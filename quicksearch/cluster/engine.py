@@ -23,14 +23,15 @@ from ..engine import Rows
 from ..errors import IndexNotFoundError, IndexVersionError, QuickSearchError
 from ..expansion import Vocabulary
 from ..fields import EXACT_FIELD, TEXT_FIELDS
+from ..lengths import quantized_lengths
 from ..location import ClusterLocation
 from ..models import IndexStats
 from ..query import Clause
-from ..ranking import _EMPTY_IDS, _EMPTY_TF, Ranker, _Entry, quantized_lengths
+from ..ranking import Postings, Ranker
 from .client import Cluster
 from .store import CLUSTER_LAYOUT, page_id, page_rows, read_meta
 
-__all__ = ["CandidateRanker", "ClusterEngine", "ClusterIndex"]
+__all__ = ["CandidatePostings", "ClusterEngine", "ClusterIndex"]
 
 #: How often a searcher asks which collection the alias points to.
 _ALIAS_CHECK_SECONDS = 1.0
@@ -55,6 +56,8 @@ _LONG_PER_SEARCH = 25
 _LONG_QUERY_WORDS = 8
 _SCORING_FIELDS = "id,qt,kt,at,qe,subject,question_key"
 _DISPLAY_FIELDS = "id,url,question,answer,keywords,subject,date,doc_id,source"
+_EMPTY_IDS = np.zeros(0, dtype=np.int32)
+_EMPTY_TF = np.zeros(0, dtype=np.float32)
 _FIELD_OF = {"question": "qt", "keywords": "kt", "answer": "at", EXACT_FIELD: "qe"}
 
 
@@ -163,10 +166,11 @@ class ClusterEngine:
         if not found or not query.total:
             return Rows([], query.total, query.facets, query.exact)
         docs = list(found.values())
-        ranker = CandidateRanker(self, docs, settings)
+        source = CandidatePostings(self, docs)
+        ranker = Ranker(source, settings)
         ranked = ranker.rank(
-            [*clauses, *ranker.phrase_clauses(phrases)],
-            excluded=[*excluded, *ranker.phrase_clauses(excluded_phrases)],
+            [*clauses, *source.phrase_clauses(phrases)],
+            excluded=[*excluded, *source.phrase_clauses(excluded_phrases)],
             start=0,
             count=start + count,
             collapse=collapse,
@@ -565,57 +569,51 @@ class _Query:
         return self.found
 
 
-class CandidateRanker(Ranker):
-    """quicksearch's ranking over a few pages fetched from the cluster, scored with the whole
-    collection's statistics (document frequencies, average lengths, page count)."""
+class CandidatePostings:
+    """The pages a query's searches fetched from the cluster, as a :class:`PostingSource`:
+    postings counted in their texts, statistics (document frequencies, average lengths, page
+    count) those of the whole collection."""
 
-    def __init__(self, engine: ClusterEngine, docs: list[dict[str, Any]], settings: Settings):
-        self._reader = None  # type: ignore[assignment]
-        self.settings = settings
+    def __init__(self, engine: ClusterEngine, docs: list[dict[str, Any]]) -> None:
         self.size = len(docs)
-        self._live = np.ones(self.size, dtype=bool)
-        self._segments = []
-        self._offsets = []
+        self.live = np.ones(self.size, dtype=bool)
         self._texts = {
             field: [f" {d.get(key, '')} " for d in docs] for field, key in _FIELD_OF.items()
         }
-        self._lengths = {
+        self.lengths = {
             field: quantized_lengths(np.array([len(t.split()) for t in texts]))
             for field, texts in self._texts.items()
         }
-        self._setup(
-            [d.get("subject", "") for d in docs],
-            [d.get("question_key", "") for d in docs],
-            engine.averages,
-        )
+        self.subjects = [d.get("subject", "") for d in docs]
+        self.question_keys = [d.get("question_key", "") for d in docs]
+        self.averages = engine.averages
         self.documents = engine.documents
         self._global_df = engine.df
         self._vocabulary_df = engine.vocabulary.df
 
-    def _prefetch(self, pairs: Sequence[tuple[str, str]]) -> None:
-        for field, term in dict.fromkeys(pairs):
-            if (field, term) in self._cache:
-                continue
+    def read(self, field: str, terms: Sequence[str]) -> list[Postings | None]:
+        out: list[Postings | None] = []
+        for term in terms:
             needle = f" {term} "
             counts = np.array([t.count(needle) for t in self._texts[field]], dtype=np.float32)
             ids = np.flatnonzero(counts).astype(np.int32)
             df = int(self._global_df.get(field, {}).get(term, 0))
             if not len(ids):
-                entry = _Entry(_EMPTY_IDS, _EMPTY_TF, df, 0.0, 0.0)
-            else:
-                tf = counts[ids]
-                shortest = float(self._lengths[field][ids].min())
-                entry = _Entry(ids, tf, max(df, 1), float(tf.max()), shortest)
-            self._cache[(field, term)] = entry
+                out.append(Postings(_EMPTY_IDS, _EMPTY_TF, 0.0, 0.0, df) if df else None)
+                continue
+            tf = counts[ids]
+            shortest = float(self.lengths[field][ids].min())
+            out.append(Postings(ids, tf, float(tf.max()), shortest, max(df, 1)))
+        return out
 
-    def _clause_count(self, plan: Any) -> int:
+    def clause_count(self, terms: Sequence[str]) -> int | None:
         # The collection-wide pages of a clause: its commonest form's, a lower bound.
-        return max((int(self._vocabulary_df.get(t, 0)) for t, _ in plan.clause.variants), default=0)
+        return max((int(self._vocabulary_df.get(t, 0)) for t in terms), default=0)
 
-    def _question_df(self, term: str) -> int:
+    def question_df(self, term: str) -> int | None:
         return int(self._global_df.get("question", {}).get(term, 0))
 
-    def _question_terms(self, docnum: int) -> str:
+    def question_terms(self, docnum: int) -> str:
         return self._texts["question"][docnum].strip()
 
     def phrase_clauses(self, phrases: Sequence[tuple[str, ...]]) -> list[Clause]:
