@@ -73,7 +73,7 @@ def fts5_search(db: sqlite3.Connection, query: str) -> list[str]:
 def build_raw_typesense(corpus: Path, location: str) -> tuple[object, str, float]:
     """Raw Typesense as a reference: the cleaned pages as they are (no analysis of ours),
     in a collection beside the cluster index, ``<name>_raw``."""
-    from quicksearch.cluster.client import Cluster
+    from quicksearch.engines.typesense.client import Cluster
     from quicksearch.fields import question_key
     from quicksearch.location import parse_location
 

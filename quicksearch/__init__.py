@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .analytics import QueryLog, QueryReport, build_report
-from .config import SCHEMA_VERSION, Settings
-from .errors import (
+from quicksearch.analytics import QueryLog, QueryReport, build_report
+from quicksearch.config import SCHEMA_VERSION, Settings
+from quicksearch.errors import (
     ClusterAuthError,
     ClusterUnavailableError,
     IndexLockedError,
@@ -33,14 +33,22 @@ from .errors import (
     QuickSearchError,
     RebuildRefusedError,
 )
-from .models import BuildReport, Completions, Document, Hit, IndexStats, SearchResults, SkippedFile
-from .synonyms import load_synonyms
+from quicksearch.models import (
+    BuildReport,
+    Completions,
+    Document,
+    Hit,
+    IndexStats,
+    SearchResults,
+    SkippedFile,
+)
+from quicksearch.synonyms import load_synonyms
+from quicksearch.version import __version__
 
 if TYPE_CHECKING:
-    from .indexer import build_index, rollback, update_index
-    from .searcher import Searcher, open_index
+    from quicksearch.build import build_index, rollback, update_index
+    from quicksearch.searcher import Searcher, open_index
 
-__version__ = "0.1.0"
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -77,9 +85,9 @@ __all__ = [
 ]
 
 _LAZY = {
-    "build_index": "indexer",
-    "update_index": "indexer",
-    "rollback": "indexer",
+    "build_index": "build",
+    "update_index": "build",
+    "rollback": "build",
     "open_index": "searcher",
     "Searcher": "searcher",
 }

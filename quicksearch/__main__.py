@@ -1,6 +1,6 @@
 """``python -m quicksearch``: the same as the ``quicksearch`` command."""
 
-from .cli import main
+from quicksearch.cli import main
 
 if __name__ == "__main__":
     main(prog_name="quicksearch")

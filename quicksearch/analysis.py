@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import NamedTuple
 
-from .caches import word_cache
+from quicksearch.caches import word_cache
 
 __all__ = [
     "STOP_WORDS",

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidArgumentError, QueryLogError
+from quicksearch.errors import InvalidArgumentError, QueryLogError
 
 __all__ = [
     "QueryLog",

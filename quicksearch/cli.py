@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__
-from .errors import QuickSearchError
+from quicksearch.errors import QuickSearchError
+from quicksearch.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -117,7 +117,7 @@ def main() -> None:
         quicksearch index sample_content
         quicksearch search regulated exocytosis
     """
-    from .analysis import lean_nltk_import
+    from quicksearch.analysis import lean_nltk_import
 
     lean_nltk_import()  # this process runs only quicksearch
 
@@ -191,9 +191,9 @@ def index(
         quicksearch index content/ --index index_data
         quicksearch index content/ --full --report /var/log/quicksearch.json
     """
-    from .config import Settings
-    from .indexer import build_index, update_index
-    from .render import print_report, to_json
+    from quicksearch.build import build_index, update_index
+    from quicksearch.config import Settings
+    from quicksearch.render import print_report, to_json
 
     run = build_index if full else update_index
     show_progress = not (quiet or as_json) and sys.stderr.isatty()
@@ -232,7 +232,7 @@ def index(
 def _write_report(path: str, data: dict[str, Any]) -> None:
     from pathlib import Path
 
-    from .files import write_json_atomic
+    from quicksearch.files import write_json_atomic
 
     write_json_atomic(Path(path).resolve(), data)
 
@@ -248,7 +248,7 @@ def rollback(index_dir: str, wait: float) -> None:
     Example:
         quicksearch rollback --index index_data
     """
-    from .indexer import rollback as rollback_index
+    from quicksearch.build import rollback as rollback_index
 
     name = rollback_index(index_dir, lock_timeout=wait)
     click.echo(f"Rolled back {index_dir} to generation {name}")
@@ -297,10 +297,10 @@ def search(
         quicksearch search '"buffer solution" ph' --subject chemistry --json
         quicksearch search 'mitosis OR meiosis -plants'
     """
-    from .config import Settings
-    from .render import print_results, to_json
-    from .searcher import open_index
-    from .synonyms import load_synonyms
+    from quicksearch.config import Settings
+    from quicksearch.render import print_results, to_json
+    from quicksearch.searcher import open_index
+    from quicksearch.synonyms import load_synonyms
 
     settings = Settings(synonyms=load_synonyms(synonyms) if synonyms else ())
     with open_index(index_dir, settings=settings) as searcher:
@@ -339,8 +339,8 @@ def related(url: str, index_dir: str, limit: int, subject: str | None, as_json: 
     Example:
         quicksearch related /learn/biology/questions/what-triggers-regulated-exocytosis
     """
-    from .render import print_related, to_json
-    from .searcher import open_index
+    from quicksearch.render import print_related, to_json
+    from quicksearch.searcher import open_index
 
     with open_index(index_dir) as searcher:
         hits = searcher.related(url, limit=limit, subject=subject)
@@ -361,8 +361,8 @@ def stats(index_dir: str, as_json: bool) -> None:
     Example:
         quicksearch stats --json
     """
-    from .render import print_stats, to_json
-    from .searcher import open_index
+    from quicksearch.render import print_stats, to_json
+    from quicksearch.searcher import open_index
 
     with open_index(index_dir) as searcher:
         facts = searcher.stats()
@@ -433,15 +433,15 @@ def serve(
         quicksearch serve --query-log /var/log/quicksearch/queries.jsonl
     """
     try:
-        from .server import ServerConfig
-        from .server import serve as run_server
+        from quicksearch.server import ServerConfig
+        from quicksearch.server import serve as run_server
     except ImportError as exc:
         raise QuickSearchError(
             f"the server needs packages that are not installed ({exc.name})",
             hint="pip install 'quicksearch[server]'",
         ) from None
-    from .searcher import open_index
-    from .synonyms import load_synonyms
+    from quicksearch.searcher import open_index
+    from quicksearch.synonyms import load_synonyms
 
     config = ServerConfig(
         index_dir=index_dir,
@@ -451,7 +451,7 @@ def serve(
         query_log=os.path.abspath(query_log) if query_log else None,
     )
     if query_log:
-        from .analytics import QueryLog
+        from quicksearch.analytics import QueryLog
 
         QueryLog(query_log).close()  # say now, not in every worker, that it cannot be written
     # Fail here, with the usual message and exit code, rather than in every worker.
@@ -501,8 +501,8 @@ def report(
         quicksearch report queries.jsonl --since 7d
         quicksearch report queries.jsonl --rotated --json > report.json
     """
-    from .analytics import build_report, report_files
-    from .render import print_query_report, to_json
+    from quicksearch.analytics import build_report, report_files
+    from quicksearch.render import print_query_report, to_json
 
     paths: list[Any] = []
     for name in files:

@@ -16,9 +16,9 @@ from typing import Any
 import frontmatter
 import yaml
 
-from .cleaning import clean_answer, clean_text
-from .errors import InvalidSourceError
-from .models import Document
+from quicksearch.cleaning import clean_answer, clean_text
+from quicksearch.errors import InvalidSourceError
+from quicksearch.models import Document
 
 __all__ = [
     "PageError",

@@ -25,7 +25,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from .analysis import stem
+from quicksearch.analysis import stem
 
 __all__ = ["Expansion", "Vocabulary", "expand_word"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .analysis import TOKEN_PATTERN, normalize_word, stem
+from quicksearch.analysis import TOKEN_PATTERN, normalize_word, stem
 
 __all__ = [
     "EXACT_FIELD",

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InvalidArgumentError
+from quicksearch.errors import InvalidArgumentError
 
 __all__ = ["SCHEME", "ClusterLocation", "is_cluster", "parse_location"]
 

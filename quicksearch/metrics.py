@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from .models import IndexStats
+from quicksearch.models import IndexStats
 
 __all__ = ["CONTENT_TYPE", "MULTIPROC_ENV", "ServerMetrics"]
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .cleaning import canonical_subject
+from quicksearch.cleaning import canonical_subject
 
 
 def _keywords_tuple(value: str | Iterable[str] | None) -> tuple[str, ...]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import STOP_WORDS, analyze, fold_word, stem
-from .cleaning import canonical_subject
+from quicksearch.analysis import STOP_WORDS, analyze, fold_word, stem
+from quicksearch.cleaning import canonical_subject
 
 __all__ = ["Clause", "ParsedQuery", "parse_query", "searchable_text"]
 

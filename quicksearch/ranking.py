@@ -33,9 +33,9 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from .config import Settings
-from .fields import EXACT_FIELD, TEXT_FIELDS, subject_key
-from .query import Clause
+from quicksearch.config import Settings
+from quicksearch.fields import EXACT_FIELD, TEXT_FIELDS, subject_key
+from quicksearch.query import Clause
 
 __all__ = ["PostingSource", "Postings", "Ranked", "Ranker"]
 

@@ -11,12 +11,12 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from .analysis import stem
-from .fields import kept_words, subject_key
-from .query import Clause
+from quicksearch.analysis import stem
+from quicksearch.fields import kept_words, subject_key
+from quicksearch.query import Clause
 
 if TYPE_CHECKING:
-    from .expansion import Vocabulary
+    from quicksearch.expansion import Vocabulary
 
 __all__ = ["like_clauses", "prefer_subject"]
 

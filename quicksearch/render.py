@@ -8,8 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from .analytics import QueryReport, QueryStats
-from .models import BuildReport, Hit, IndexStats, SearchResults
+from quicksearch.analytics import QueryReport, QueryStats
+from quicksearch.models import BuildReport, Hit, IndexStats, SearchResults
 
 MARK_STYLE = "bold yellow"
 

@@ -13,25 +13,26 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .analysis import STOP_WORDS, fold_word, load_stemmer, plain_words, stem
-from .caches import configure_word_caches, word_cache_bytes
-from .cleaning import canonical_subject
-from .config import DEFAULT_SETTINGS, Settings
-from .engine import Engine, GenerationGoneError, Location, Rows, open_location
-from .errors import (
+from quicksearch.analysis import STOP_WORDS, fold_word, load_stemmer, plain_words, stem
+from quicksearch.caches import configure_word_caches, word_cache_bytes
+from quicksearch.cleaning import canonical_subject
+from quicksearch.config import DEFAULT_SETTINGS, Settings
+from quicksearch.engines import open_location
+from quicksearch.engines.base import Engine, GenerationGoneError, Location, Rows
+from quicksearch.errors import (
     IndexVersionError,
     InvalidArgumentError,
     PageNotFoundError,
     QuickSearchError,
 )
-from .expansion import CONTEXT_MAX_WORDS, Expansion, expand_word, in_context
-from .fields import question_key, subject_key
-from .location import parse_location
-from .models import Completions, Hit, IndexStats, SearchResults
-from .query import Clause, ParsedQuery, parse_query, searchable_text
-from .related import POOL, like_clauses, prefer_subject
-from .snippets import highlight, make_snippet
-from .synonyms import SYNONYM_WEIGHT, synonym_map
+from quicksearch.expansion import CONTEXT_MAX_WORDS, Expansion, expand_word, in_context
+from quicksearch.fields import question_key, subject_key
+from quicksearch.location import parse_location
+from quicksearch.models import Completions, Hit, IndexStats, SearchResults
+from quicksearch.query import Clause, ParsedQuery, parse_query, searchable_text
+from quicksearch.related import POOL, like_clauses, prefer_subject
+from quicksearch.snippets import highlight, make_snippet
+from quicksearch.synonyms import SYNONYM_WEIGHT, synonym_map
 
 __all__ = ["Searcher", "open_index"]
 

@@ -42,12 +42,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import __version__
-from .analytics import QueryLog, new_search_id, normalise_query
-from .config import DEFAULT_SETTINGS, Settings
-from .errors import InvalidArgumentError, PageNotFoundError, QuickSearchError
-from .metrics import CONTENT_TYPE, MULTIPROC_ENV, ServerMetrics, prepare_multiprocess_dir
-from .searcher import Searcher
+from quicksearch.analytics import QueryLog, new_search_id, normalise_query
+from quicksearch.config import DEFAULT_SETTINGS, Settings
+from quicksearch.errors import InvalidArgumentError, PageNotFoundError, QuickSearchError
+from quicksearch.metrics import CONTENT_TYPE, MULTIPROC_ENV, ServerMetrics, prepare_multiprocess_dir
+from quicksearch.searcher import Searcher
+from quicksearch.version import __version__
 
 __all__ = ["OPENAPI", "ServerConfig", "create_app", "openapi"]
 

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .analysis import TOKEN_PATTERN, analyze, term_of
+from quicksearch.analysis import TOKEN_PATTERN, analyze, term_of
 
 __all__ = ["Snippet", "highlight", "make_snippet"]
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .documents import PageError, decode_page, parse_page, read_page_bytes
-from .files import write_json_atomic
-from .models import Document, SkippedFile
+from quicksearch.documents import PageError, decode_page, parse_page, read_page_bytes
+from quicksearch.files import write_json_atomic
+from quicksearch.models import Document, SkippedFile
 
 SOURCES_FILE = "sources.json"
 OK, EXCLUDED, SKIPPED = "ok", "excluded", "skipped"

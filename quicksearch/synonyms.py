@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from .analysis import terms
-from .errors import InvalidSourceError
+from quicksearch.analysis import terms
+from quicksearch.errors import InvalidSourceError
 
 __all__ = ["load_synonyms", "synonym_map"]
 

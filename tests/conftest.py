@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from quicksearch import Document, build_index
-from quicksearch.cluster.client import API_KEY_ENV
+from quicksearch.engines.typesense.client import API_KEY_ENV
 
 from .typesense_cluster import API_KEY, LocalCluster
 

@@ -32,7 +32,7 @@ def test_fast_fields_index_exactly_like_the_analyzer(text: str) -> None:
     # counted for spelling must be what Whoosh's own path through the analyzer gives.
     from whoosh import fields
 
-    from quicksearch.schema import counting_words, make_schema
+    from quicksearch.engines.embedded.schema import counting_words, make_schema
 
     schema = make_schema()
     for name in ("question", "answer", "keywords", "question_exact"):

@@ -390,8 +390,8 @@ def test_readers_see_no_error_and_no_empty_page_during_rebuilds(
 def test_a_killed_build_leaves_the_index_serving_and_the_next_run_cleans_up(
     typesense: LocalCluster, tmp_path: Path
 ) -> None:
-    from quicksearch.cluster.client import Cluster
-    from quicksearch.cluster.store import generations
+    from quicksearch.engines.typesense.client import Cluster
+    from quicksearch.engines.typesense.store import generations
     from quicksearch.location import parse_location
 
     where = typesense.location("killed")
@@ -423,8 +423,8 @@ def test_a_killed_build_leaves_the_index_serving_and_the_next_run_cleans_up(
 
 def test_one_writer_at_a_time_on_the_cluster(typesense: LocalCluster) -> None:
     from quicksearch import IndexLockedError
-    from quicksearch.cluster.client import Cluster
-    from quicksearch.cluster.store import Lease
+    from quicksearch.engines.typesense.client import Cluster
+    from quicksearch.engines.typesense.store import Lease
     from quicksearch.location import parse_location
 
     where = typesense.location("locked")
@@ -437,8 +437,8 @@ def test_one_writer_at_a_time_on_the_cluster(typesense: LocalCluster) -> None:
 
 def test_an_index_of_another_schema_version_says_rebuild(typesense: LocalCluster) -> None:
     from quicksearch import IndexVersionError
-    from quicksearch.cluster.client import Cluster
-    from quicksearch.cluster.store import read_meta, write_meta
+    from quicksearch.engines.typesense.client import Cluster
+    from quicksearch.engines.typesense.store import read_meta, write_meta
     from quicksearch.location import parse_location
 
     where = typesense.location("oldschema")

@@ -81,8 +81,8 @@ def test_parallel_build_equals_one_process_build(
 ) -> None:
     import json
 
-    from quicksearch import parallel as parallel_module
-    from quicksearch.storage import current_generation
+    from quicksearch.engines.embedded import parallel as parallel_module
+    from quicksearch.engines.embedded.storage import current_generation
 
     # Workers write a new segment every segment_docs pages (bounded memory on large corpora).
     monkeypatch.setattr(parallel_module, "SEGMENT_DOCS", segment_docs)
@@ -200,8 +200,8 @@ def test_quick_writer_writes_what_whoosh_writes(tmp_path: Path) -> None:
     # the index it writes must read back exactly like one from Whoosh's own writer.
     from whoosh import index as whoosh_index
 
-    from quicksearch.parallel import QuickWriter
-    from quicksearch.schema import document_fields, make_schema
+    from quicksearch.engines.embedded.parallel import QuickWriter
+    from quicksearch.engines.embedded.schema import document_fields, make_schema
 
     long_doc = Document(url="/x", question="Keys and keys", answer="A key. " * 700, keywords="k")
     docs = [*make_docs(300), long_doc]  # postings over several blocks, and one long list
@@ -233,8 +233,8 @@ def test_quick_writer_writes_what_whoosh_writes(tmp_path: Path) -> None:
     assert list(ours.all_stored_fields()) == list(theirs.all_stored_fields())
     # The ranker reads postings itself, from blocks or from the term record of a rare term.
     from quicksearch.config import DEFAULT_SETTINGS
+    from quicksearch.engines.embedded.segments import IndexPostings
     from quicksearch.ranking import Ranker
-    from quicksearch.segments import IndexPostings
 
     ours_ranker = Ranker(IndexPostings(ours), DEFAULT_SETTINGS)
     theirs_ranker = Ranker(IndexPostings(theirs), DEFAULT_SETTINGS)

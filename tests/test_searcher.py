@@ -205,7 +205,7 @@ def test_index_from_another_schema_version_says_rebuild(tmp_path: Path) -> None:
     import json
 
     from quicksearch import IndexVersionError
-    from quicksearch.storage import current_generation
+    from quicksearch.engines.embedded.storage import current_generation
 
     build_index(make_docs(2), tmp_path / "ix")
     manifest = current_generation(tmp_path / "ix").path / "manifest.json"

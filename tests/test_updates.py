@@ -16,7 +16,7 @@ from quicksearch import (
     rollback,
     update_index,
 )
-from quicksearch.storage import generations
+from quicksearch.engines.embedded.storage import generations
 
 from .conftest import write_page
 
@@ -201,7 +201,7 @@ def test_searcher_does_not_leak_file_handles_across_swaps(tmp_path: Path) -> Non
 def test_update_of_an_older_schema_rebuilds(tmp_path: Path) -> None:
     import json
 
-    from quicksearch.storage import current_generation
+    from quicksearch.engines.embedded.storage import current_generation
 
     src, ix = corpus(tmp_path / "src"), tmp_path / "ix"
     build_index(src, ix)

@@ -16,12 +16,12 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.matching import ListMatcher
 from whoosh.reading import IndexReader
 
-from .analysis import remember_stems, stem
-from .fields import RANKED_FIELDS, TEXT_FIELDS, question_stems
-from .lengths import LENGTH_OF_BYTE
-from .postings import SUFFIX as POSTINGS_SUFFIX
-from .postings import PostingsFile, term_hash
-from .ranking import Postings
+from quicksearch.analysis import remember_stems, stem
+from quicksearch.engines.embedded.postings import SUFFIX as POSTINGS_SUFFIX
+from quicksearch.engines.embedded.postings import PostingsFile, term_hash
+from quicksearch.fields import RANKED_FIELDS, TEXT_FIELDS, question_stems
+from quicksearch.lengths import LENGTH_OF_BYTE
+from quicksearch.ranking import Postings
 
 __all__ = ["VOCABULARY_FILE", "IndexPostings", "load_vocabulary", "save_vocabulary"]
 
@@ -202,7 +202,7 @@ def save_vocabulary(
 ) -> None:
     """Store the terms (with document frequencies, read from ``reader`` unless given) and the
     words as typed (with counts) beside the index, so searchers load them in milliseconds."""
-    from .files import write_json_atomic
+    from quicksearch.files import write_json_atomic
 
     if terms is None:
         assert reader is not None

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol
 
-from .config import Settings
-from .errors import QuickSearchError
-from .expansion import Vocabulary
-from .models import IndexStats
-from .query import Clause
+from quicksearch.config import Settings
+from quicksearch.errors import QuickSearchError
+from quicksearch.expansion import Vocabulary
+from quicksearch.models import IndexStats
+from quicksearch.query import Clause
 
 __all__ = ["Engine", "GenerationGoneError", "Location", "Rows"]
 
@@ -87,17 +87,3 @@ class Location(Protocol):
 
     def expire(self) -> None:
         """Forget any cached idea of the live generation (the next signature() reads it)."""
-
-
-def open_location(location: Any) -> Location:
-    """The location object for a folder path or a ``typesense://`` location."""
-    from .location import ClusterLocation, parse_location
-
-    parsed = parse_location(location)
-    if isinstance(parsed, ClusterLocation):
-        from .cluster.engine import ClusterIndex
-
-        return ClusterIndex(parsed)
-    from .embedded import FolderLocation
-
-    return FolderLocation(parsed)

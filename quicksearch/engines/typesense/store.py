@@ -15,12 +15,12 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from ..analysis import plain_words, stem
-from ..config import SCHEMA_VERSION
-from ..errors import IndexLockedError, QuickSearchError
-from ..fields import KEYWORD_SEPARATOR, kept_words, question_key, subject_key
-from ..models import Document
-from .client import Cluster
+from quicksearch.analysis import plain_words, stem
+from quicksearch.config import SCHEMA_VERSION
+from quicksearch.engines.typesense.client import Cluster
+from quicksearch.errors import IndexLockedError, QuickSearchError
+from quicksearch.fields import KEYWORD_SEPARATOR, kept_words, question_key, subject_key
+from quicksearch.models import Document
 
 #: Typesense fields: what is searched (analysed text, every term) and what filters/facets.
 #: Changes when the cluster's documents change shape (fields added); another layout is rebuilt.

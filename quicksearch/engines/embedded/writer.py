@@ -9,44 +9,25 @@ it costs seconds and can be rolled back like a full build.
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
 
-from . import __version__
-from .config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
-from .documents import page_files
-from .errors import (
-    IndexNotFoundError,
-    InvalidSourceError,
-    NoPreviousGenerationError,
-    QuickSearchError,
-    RebuildRefusedError,
+from quicksearch.config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
+from quicksearch.engines.embedded.parallel import (
+    QuickWriter,
+    build_segments,
+    paused_gc,
+    worker_setup,
 )
-from .location import is_cluster, parse_location
-from .models import BuildReport, Document, SkippedFile
-from .parallel import QuickWriter, build_segments, paused_gc, worker_setup
-from .schema import counting_words, document_fields, make_schema
-from .segments import VOCABULARY_FILE, load_vocabulary, save_vocabulary
-from .sources import (
-    OK,
-    SOURCES_FILE,
-    ScanTask,
-    SourceRecord,
-    SourceTable,
-    pages_to_index,
-    records_for_documents,
-    scan_file,
-    scan_task,
-)
-from .storage import (
+from quicksearch.engines.embedded.schema import counting_words, document_fields, make_schema
+from quicksearch.engines.embedded.segments import VOCABULARY_FILE, load_vocabulary, save_vocabulary
+from quicksearch.engines.embedded.storage import (
     MANIFEST,
     Generation,
     current_generation,
@@ -57,98 +38,42 @@ from .storage import (
     switch_to,
     writer_lock,
 )
+from quicksearch.errors import (
+    IndexNotFoundError,
+    NoPreviousGenerationError,
+    QuickSearchError,
+)
+from quicksearch.models import BuildReport, Document, SkippedFile
+from quicksearch.pipeline import (
+    PARALLEL_MIN_FILES,
+    ProgressCallback,
+    Ticker,
+    checked_documents,
+    folder_tasks,
+    guard,
+    is_folder,
+    scan,
+    warnings,
+    with_progress,
+)
+from quicksearch.sources import (
+    SOURCES_FILE,
+    ScanTask,
+    SourceRecord,
+    SourceTable,
+    pages_to_index,
+    records_for_documents,
+    scan_file,
+)
+from quicksearch.version import __version__
 
-__all__ = ["build_index", "rollback", "update_index"]
+__all__ = ["build", "rollback", "update"]
 
-ProgressCallback = Callable[[int, "int | None"], None]
-
-# Below this many files, starting worker processes costs more than it saves.
-_PARALLEL_MIN_FILES = 200
 _WRITER_MB = 256
 # Separate segment files: whoosh copies every part of a compound file into memory on open.
 
 
-# -- reading the source ----------------------------------------------------------------------
-
-
-def _scan(
-    tasks: list[ScanTask], jobs: int
-) -> Iterator[tuple[SourceRecord, Document | None]]:
-    if jobs <= 1 or len(tasks) < _PARALLEL_MIN_FILES:
-        yield from map(scan_task, tasks)
-        return
-    # Parsing and cleaning run in workers while this process analyses and writes. "fork"
-    # keeps build_index usable from any script or notebook ("spawn" would re-import the
-    # caller's main module); the workers drop their copy of the writer lock and exit when this
-    # process dies, so a kill -9 here leaves no lock and no orphans behind.
-    with ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=worker_setup,
-        initargs=(os.getpid(),),
-    ) as pool:
-        yield from pool.map(scan_task, tasks, chunksize=64)
-
-
-def _folder_tasks(root: Path, settings: Settings) -> list[ScanTask]:
-    within = None if settings.follow_symlinks else os.path.realpath(root)
-    tasks = [(path, key, settings.max_file_bytes, within) for path, key in page_files(root)]
-    tasks.sort(key=lambda t: t[1])  # url ownership goes to the first page in key order
-    return tasks
-
-
-def _is_folder(source: Any) -> bool:
-    if isinstance(source, (str, os.PathLike)):
-        return True
-    if isinstance(source, Document):
-        raise InvalidSourceError("source is a single Document", hint="pass a list of Documents")
-    try:
-        iter(source)
-    except TypeError:
-        raise InvalidSourceError(f"cannot index a {type(source).__name__}") from None
-    return False
-
-
-def _checked_documents(source: Iterable[Any]) -> Iterator[Document]:
-    for item in source:
-        if not isinstance(item, Document):
-            raise InvalidSourceError(f"expected Document objects, got {type(item).__name__}")
-        yield item
-
-
 # -- writing -----------------------------------------------------------------------------------
-
-
-class _Ticker:
-    """Calls a progress callback every so often, and always at the end."""
-
-    def __init__(self, callback: ProgressCallback | None, total: int | None) -> None:
-        self.callback, self.total, self.done = callback, total, 0
-
-    def tick(self) -> None:
-        self.done += 1
-        if self.callback is not None and self.done % 250 == 0:
-            self.callback(self.done, self.total)
-
-    def advance(self, count: int) -> None:
-        self.done += count
-        if self.callback is not None:
-            self.callback(self.done, self.total)
-
-    def finish(self) -> None:
-        if self.callback is not None:
-            self.callback(self.done, self.total)
-
-
-def _with_progress(
-    progress: bool | ProgressCallback, label: str, run: Callable[[ProgressCallback | None], Any]
-) -> Any:
-    if progress is True:
-        from .render import ProgressBar
-
-        with ProgressBar(label) as bar:
-            return run(bar)
-    return run(progress if callable(progress) else None)
 
 
 def _manifest(documents: int, mode: str, table: SourceTable) -> dict[str, Any]:
@@ -170,69 +95,10 @@ def _live_documents(root: Path) -> int | None:
         return None
 
 
-def _guard(live: int | None, dropped: int, max_drop: float, force: bool, what: str) -> None:
-    if force or not live or dropped <= max_drop * live:
-        return
-    raise RebuildRefusedError(
-        f"refusing to {what}: it would remove {dropped:,} of the {live:,} live documents "
-        f"(more than {max_drop:.0%}); the index was left as it was"
-    )
-
-
-def _warnings(documents: int, table: SourceTable) -> tuple[str, ...]:
-    odd = sorted(
-        r.url for r in table.records.values() if r.status == OK and r.url and not _safe_url(r.url)
-    )
-    if odd:
-        # Shown as a link, "javascript:..." would run script on a visitor's click.
-        warning = (
-            f"{len(odd):,} page(s) have a url that is neither a path nor http(s), e.g. "
-            f"{odd[0][:80]!r}: the search page never makes such a url a link; check your own "
-            "front end does the same"
-        )
-        return (warning, *_empty_warning(documents, table))
-    return _empty_warning(documents, table)
-
-
-def _safe_url(url: str) -> bool:
-    """The bundled page's rule: a path (not ``//host``) or an http(s) url."""
-    if url.startswith("/"):
-        return not url.startswith("//")
-    return url.lower().startswith(("http://", "https://"))
-
-
-def _empty_warning(documents: int, table: SourceTable) -> tuple[str, ...]:
-    if documents:
-        return ()
-    seen = len(table.records)
-    why = (
-        "the source holds no pages"
-        if not seen
-        else f"no usable page among the {seen:,} found (see the skipped and excluded counts)"
-    )
-    return (f"the index has no documents: {why}; searches will find nothing",)
-
-
-def _on_cluster(
-    what: str,
-    source: Any,
-    index_dir: Any,
-    lock_timeout: float,
-    max_drop: float,
-    options: dict[str, Any],
-) -> BuildReport:
-    """A build or update of an index on a cluster (see ``quicksearch.cluster.writer``)."""
-    from .cluster import writer
-
-    run = getattr(writer, what)
-    location = parse_location(index_dir)
-    return run(source, location, lock_timeout=lock_timeout, max_drop=max_drop, **options)  # type: ignore[no-any-return]
-
-
 # -- full build --------------------------------------------------------------------------------
 
 
-def build_index(
+def build(
     source: str | os.PathLike[str] | Iterable[Document],
     index_dir: str | os.PathLike[str] = "index_data",
     *,
@@ -243,31 +109,19 @@ def build_index(
     max_drop: float = 0.2,
     force: bool = False,
 ) -> BuildReport:
-    """Build a complete new index from ``source`` and make it live atomically.
-
-    ``source`` is a folder (walked recursively for ``*.md``) or an iterable of :class:`Document`.
-    Pages that cannot be parsed, lack a url/question/answer, or repeat an earlier page's url are
-    skipped and listed in the report; ``no_index`` pages are counted as excluded. Searchers keep
-    serving the previous index until the new one is complete. ``progress`` is ``True`` for a
-    progress bar on stderr or a callable ``(done, total_or_None)``. A build that would remove
-    more than ``max_drop`` (a share) of the live documents raises :class:`RebuildRefusedError`
-    and leaves the index as it was, unless ``force``.
-    """
-    if is_cluster(index_dir):
-        options = dict(jobs=jobs, progress=progress, settings=settings, force=force)
-        return _on_cluster("build_cluster", source, index_dir, lock_timeout, max_drop, options)
+    """A full build into the index folder ``index_dir`` (see :func:`quicksearch.build_index`)."""
     started = time.perf_counter()
     root = Path(index_dir)
     jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
-    if _is_folder(source):
+    if is_folder(source):
         folder = Path(source)  # type: ignore[arg-type]
-        tasks = _folder_tasks(folder, settings)
-        items: Iterable[tuple[SourceRecord, Document | None]] = _scan(tasks, jobs)
+        tasks = folder_tasks(folder, settings)
+        items: Iterable[tuple[SourceRecord, Document | None]] = scan(tasks, jobs, worker_setup)
         total: int | None = len(tasks)
         kind, shown_root = "folder", folder
-        parallel = jobs > 1 and len(tasks) >= _PARALLEL_MIN_FILES
+        parallel = jobs > 1 and len(tasks) >= PARALLEL_MIN_FILES
     else:
-        items = records_for_documents(_checked_documents(source))  # type: ignore[arg-type]
+        items = records_for_documents(checked_documents(source))  # type: ignore[arg-type]
         total = len(source) if hasattr(source, "__len__") else None  # type: ignore[arg-type]
         kind, shown_root = "documents", None
         parallel = False
@@ -279,11 +133,11 @@ def build_index(
         tmp_dir = new_generation_dir(root)
         try:
             if parallel:
-                write = lambda cb: _write_parallel(tmp_dir, tasks, jobs, _Ticker(cb, total))  # noqa: E731
+                write = lambda cb: _write_parallel(tmp_dir, tasks, jobs, Ticker(cb, total))  # noqa: E731
             else:
-                write = lambda cb: _write_full(tmp_dir, items, kind, _Ticker(cb, total))  # noqa: E731
-            indexed, table, extra_skipped = _with_progress(progress, "indexing", write)
-            _guard(live, (live or 0) - indexed, max_drop, force, "replace the index")
+                write = lambda cb: _write_full(tmp_dir, items, kind, Ticker(cb, total))  # noqa: E731
+            indexed, table, extra_skipped = with_progress(progress, "indexing", write)
+            guard(live, (live or 0) - indexed, max_drop, force, "replace the index")
             table.save(tmp_dir)
             generation = publish(root, tmp_dir, _manifest(indexed, "full", table))
         except BaseException:
@@ -301,7 +155,7 @@ def build_index(
         mode="full",
         added=indexed,
         documents=indexed,
-        warnings=_warnings(indexed, table),
+        warnings=warnings(indexed, table),
     )
 
 
@@ -309,7 +163,7 @@ def _write_full(
     path: Path,
     items: Iterable[tuple[SourceRecord, Document | None]],
     kind: str,
-    ticker: _Ticker,
+    ticker: Ticker,
 ) -> tuple[int, SourceTable, list[SkippedFile]]:
     ix = whoosh_index.create_in(str(path), make_schema())
     writer = QuickWriter(ix, limitmb=_WRITER_MB, compound=False)
@@ -322,7 +176,7 @@ def _write_full(
 
 
 def _write_parallel(
-    path: Path, tasks: list[ScanTask], jobs: int, ticker: _Ticker
+    path: Path, tasks: list[ScanTask], jobs: int, ticker: Ticker
 ) -> tuple[int, SourceTable, list[SkippedFile]]:
     indexed, table, words, terms, stems = build_segments(path, tasks, jobs, ticker.advance)
     ticker.finish()
@@ -331,7 +185,7 @@ def _write_parallel(
 
 
 def _add_all(
-    writer: Any, items: Iterable[tuple[SourceRecord, Document | None]], kind: str, ticker: _Ticker
+    writer: Any, items: Iterable[tuple[SourceRecord, Document | None]], kind: str, ticker: Ticker
 ) -> tuple[int, SourceTable, list[SkippedFile]]:
     records: dict[str, SourceRecord] = {}
     extra_skipped: list[SkippedFile] = []
@@ -351,7 +205,7 @@ def _add_all(
 # -- incremental update ------------------------------------------------------------------------
 
 
-def update_index(
+def update(
     source: str | os.PathLike[str] | Iterable[Document],
     index_dir: str | os.PathLike[str] = "index_data",
     *,
@@ -362,24 +216,15 @@ def update_index(
     max_drop: float = 0.2,
     force: bool = False,
 ) -> BuildReport:
-    """Bring the index in line with ``source``: add new pages, re-index changed ones, delete
-    removed ones. Unchanged files are recognised by size and mtime (then by content digest)
-    without being parsed. With no index yet, this is a full build.
-
-    An update that would delete more than ``max_drop`` of the live documents (an empty or
-    unmounted folder?) raises :class:`RebuildRefusedError` unless ``force``.
-    """
-    if is_cluster(index_dir):
-        options = dict(jobs=jobs, progress=progress, settings=settings, force=force)
-        return _on_cluster("update_cluster", source, index_dir, lock_timeout, max_drop, options)
+    """An update of the index folder ``index_dir`` (see :func:`quicksearch.update_index`)."""
     started = time.perf_counter()
     root = Path(index_dir)
     jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
-    folder = _is_folder(source)
+    folder = is_folder(source)
     try:
         current_generation(root)
     except IndexNotFoundError:
-        return build_index(
+        return build(
             source, root, jobs=jobs, progress=progress, settings=settings, lock_timeout=lock_timeout
         )
 
@@ -389,14 +234,14 @@ def update_index(
         old = SourceTable.load(generation.path)
         same_schema = generation.manifest.get("schema_version") == SCHEMA_VERSION
         if same_schema and old is not None and old.kind == ("folder" if folder else "documents"):
-            plan = _with_progress(
+            plan = with_progress(
                 progress,
                 "checking",
                 lambda cb: _plan_update(source, folder, old, generation.path, jobs, settings, cb),
             )
             return _apply_update(root, generation, old, plan, started, max_drop, force)
     # An index of another schema version, or no usable record of what it holds: rebuild it.
-    return build_index(
+    return build(
         source,
         root,
         jobs=jobs,
@@ -450,7 +295,7 @@ def _plan_update(
     if folder:
         to_scan = []
         racy_from = _racy_from(old_dir)
-        for task in _folder_tasks(Path(source), settings):
+        for task in folder_tasks(Path(source), settings):
             path, key = task[:2]
             prev = old.records.get(key)
             try:
@@ -466,11 +311,11 @@ def _plan_update(
                 records[key] = prev
             else:
                 to_scan.append(task)
-        ticker = _Ticker(progress, len(to_scan))
-        scanned: Iterable[tuple[SourceRecord, Document | None]] = _scan(to_scan, jobs)
+        ticker = Ticker(progress, len(to_scan))
+        scanned: Iterable[tuple[SourceRecord, Document | None]] = scan(to_scan, jobs, worker_setup)
     else:
-        ticker = _Ticker(progress, None)
-        scanned = records_for_documents(_checked_documents(source))
+        ticker = Ticker(progress, None)
+        scanned = records_for_documents(checked_documents(source))
     for record, doc in scanned:
         ticker.tick()
         if record.key in records and not folder:
@@ -524,7 +369,7 @@ def _apply_update(
         if doc is not None:
             writes.append(doc)
     live = int(generation.manifest.get("documents", 0))
-    _guard(live, len(deletes), max_drop, force, "update the index")
+    guard(live, len(deletes), max_drop, force, "update the index")
 
     documents, name = live, generation.name
     if deletes or writes:
@@ -575,7 +420,7 @@ def _apply_update(
         deleted=len(deletes),
         unchanged=len(new_owners) - added - updated,
         documents=documents,
-        warnings=_warnings(documents, plan.table),
+        warnings=warnings(documents, plan.table),
     )
 
 
@@ -603,10 +448,6 @@ def rollback(index_dir: str | os.PathLike[str] = "index_data", *, lock_timeout: 
     Searchers switch on their next search. The generation rolled back from is removed by the
     next build or update.
     """
-    if is_cluster(index_dir):
-        from .cluster.writer import rollback_cluster
-
-        return rollback_cluster(parse_location(index_dir), lock_timeout=lock_timeout)  # type: ignore[arg-type]
     root = Path(index_dir)
     with writer_lock(root, timeout=lock_timeout):
         live = current_generation(root)

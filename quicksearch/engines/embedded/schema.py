@@ -16,13 +16,13 @@ from whoosh import columns, fields, formats
 from whoosh.analysis import Token, Tokenizer
 from whoosh.system import pack_uint
 
-from .analysis import TOKEN_PATTERN, analyze, normalize_word, stem
-from .fields import (
+from quicksearch.analysis import TOKEN_PATTERN, analyze, normalize_word, stem
+from quicksearch.fields import (
     KEYWORD_SEPARATOR,
     kept_words,
     question_key,
 )
-from .models import Document
+from quicksearch.models import Document
 
 _TOKEN = re.compile(TOKEN_PATTERN)
 

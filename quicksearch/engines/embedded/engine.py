@@ -13,17 +13,22 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.searching import Searcher as WhooshSearcher
 
-from .analysis import plain_words
-from .config import SCHEMA_VERSION, Settings
-from .engine import Rows
-from .errors import IndexVersionError
-from .expansion import Vocabulary
-from .fields import TEXT_FIELDS
-from .models import IndexStats
-from .query import Clause
-from .ranking import Ranker
-from .segments import IndexPostings, load_vocabulary
-from .storage import Generation, current_generation, directory_size, pointer_signature
+from quicksearch.analysis import plain_words
+from quicksearch.config import SCHEMA_VERSION, Settings
+from quicksearch.engines.base import Rows
+from quicksearch.engines.embedded.segments import IndexPostings, load_vocabulary
+from quicksearch.engines.embedded.storage import (
+    Generation,
+    current_generation,
+    directory_size,
+    pointer_signature,
+)
+from quicksearch.errors import IndexVersionError
+from quicksearch.expansion import Vocabulary
+from quicksearch.fields import TEXT_FIELDS
+from quicksearch.models import IndexStats
+from quicksearch.query import Clause
+from quicksearch.ranking import Ranker
 
 __all__ = ["EmbeddedEngine", "FolderLocation"]
 

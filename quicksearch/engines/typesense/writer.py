@@ -18,24 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
-from ..errors import IndexNotFoundError, NoPreviousGenerationError, QuickSearchError
-from ..indexer import (
-    ProgressCallback,
-    _checked_documents,
-    _folder_tasks,
-    _guard,
-    _is_folder,
-    _scan,
-    _Ticker,
-    _warnings,
-    _with_progress,
-)
-from ..location import ClusterLocation
-from ..models import BuildReport, Document, SkippedFile
-from ..sources import SourceRecord, SourceTable, pages_to_index, records_for_documents
-from .client import Cluster
-from .store import (
+from quicksearch.config import DEFAULT_SETTINGS, SCHEMA_VERSION, Settings
+from quicksearch.engines.typesense.client import Cluster
+from quicksearch.engines.typesense.store import (
     CLUSTER_LAYOUT,
     PAGE_FIELDS,
     Lease,
@@ -49,8 +34,23 @@ from .store import (
     set_history,
     write_meta,
 )
+from quicksearch.errors import IndexNotFoundError, NoPreviousGenerationError, QuickSearchError
+from quicksearch.location import ClusterLocation, parse_location
+from quicksearch.models import BuildReport, Document, SkippedFile
+from quicksearch.pipeline import (
+    ProgressCallback,
+    Ticker,
+    checked_documents,
+    folder_tasks,
+    guard,
+    is_folder,
+    scan,
+    warnings,
+    with_progress,
+)
+from quicksearch.sources import SourceRecord, SourceTable, pages_to_index, records_for_documents
 
-__all__ = ["build_cluster", "rollback_cluster", "update_cluster"]
+__all__ = ["build", "build_cluster", "rollback", "rollback_cluster", "update", "update_cluster"]
 
 _BATCH = 1000
 #: How long a build waits for every node to hold the new collection before switching.
@@ -58,15 +58,15 @@ _REPLICATION_WAIT = 60.0
 
 
 def _items(source: Any, settings: Settings, jobs: int) -> tuple[Iterable[Any], int | None, str]:
-    if _is_folder(source):
-        tasks = _folder_tasks(Path(source), settings)
-        return _scan(tasks, jobs), len(tasks), "folder"
+    if is_folder(source):
+        tasks = folder_tasks(Path(source), settings)
+        return scan(tasks, jobs), len(tasks), "folder"
     total = len(source) if hasattr(source, "__len__") else None
-    return records_for_documents(_checked_documents(source)), total, "documents"
+    return records_for_documents(checked_documents(source)), total, "documents"
 
 
 def _pages(
-    items: Iterable[tuple[SourceRecord, Document | None]], ticker: _Ticker, stats: Statistics
+    items: Iterable[tuple[SourceRecord, Document | None]], ticker: Ticker, stats: Statistics
 ) -> Iterable[tuple[SourceTable, list[dict[str, Any]], list[Any]]]:
     """Cluster documents in batches; the last batch carries the source table."""
     records: dict[str, SourceRecord] = {}
@@ -166,16 +166,16 @@ def build_cluster(
 
             def write(callback: ProgressCallback | None) -> Any:
                 result = None
-                for table, batch, extra in _pages(items, _Ticker(callback, total), stats):
+                for table, batch, extra in _pages(items, Ticker(callback, total), stats):
                     cluster.import_documents(name, batch, action="upsert")
                     lease.renew()
                     result = (table, extra)
                 return result
 
-            table, extra = _with_progress(progress, "indexing", write)
+            table, extra = with_progress(progress, "indexing", write)
             indexed = stats.documents
             _mark_repeated(cluster, name, stats.repeated(), set())
-            _guard(live_count, (live_count or 0) - indexed, max_drop, force, "replace the index")
+            guard(live_count, (live_count or 0) - indexed, max_drop, force, "replace the index")
             _write_statistics(cluster, alias, name, stats, table, mode)
             _wait_replicated(cluster, name, indexed)
         except BaseException:
@@ -198,7 +198,7 @@ def build_cluster(
         mode=mode,
         added=indexed,
         documents=indexed,
-        warnings=_warnings(indexed, table),
+        warnings=warnings(indexed, table),
     )
 
 
@@ -283,7 +283,7 @@ def update_cluster(
 
         def read(callback: ProgressCallback | None) -> Any:
             result = None
-            for table, batch, extra in _pages(items, _Ticker(callback, total), stats):
+            for table, batch, extra in _pages(items, Ticker(callback, total), stats):
                 for page in batch:
                     seen.add(page["id"])
                     if old.get(page["id"]) != page["digest"]:
@@ -291,9 +291,9 @@ def update_cluster(
                 result = (table, extra)
             return result
 
-        table, extra = _with_progress(progress, "checking", read)
+        table, extra = with_progress(progress, "checking", read)
         removed = [i for i in old if i not in seen]
-        _guard(len(old), len(removed), max_drop, force, "update the index")
+        guard(len(old), len(removed), max_drop, force, "update the index")
         added = sum(1 for p in changed if p["id"] not in old)
         for i in range(0, len(changed), _BATCH):
             cluster.import_documents(live, changed[i : i + _BATCH], action="upsert")
@@ -318,7 +318,7 @@ def update_cluster(
         deleted=len(removed),
         unchanged=len(seen) - len(changed),
         documents=stats.documents,
-        warnings=_warnings(stats.documents, table),
+        warnings=warnings(stats.documents, table),
     )
 
 
@@ -337,3 +337,27 @@ def rollback_cluster(location: ClusterLocation, *, lock_timeout: float = 5.0) ->
         cluster.set_alias(alias, previous)
         set_history(cluster, alias, None, retired=live)  # rolled back from: dropped later
     return str(previous)
+
+
+# -- the writer interface (see quicksearch.engines.WRITERS) ----------------------------------
+
+
+def build(source: Any, index_dir: Any, **options: Any) -> BuildReport:
+    """A full build on the cluster at ``index_dir`` (see :func:`quicksearch.build_index`)."""
+    return build_cluster(source, _location(index_dir), **options)
+
+
+def update(source: Any, index_dir: Any, **options: Any) -> BuildReport:
+    """An update on the cluster at ``index_dir`` (see :func:`quicksearch.update_index`)."""
+    return update_cluster(source, _location(index_dir), **options)
+
+
+def rollback(index_dir: Any, *, lock_timeout: float = 5.0) -> str:
+    """Roll the cluster at ``index_dir`` back (see :func:`quicksearch.rollback`)."""
+    return rollback_cluster(_location(index_dir), lock_timeout=lock_timeout)
+
+
+def _location(index_dir: Any) -> ClusterLocation:
+    location = parse_location(index_dir)
+    assert isinstance(location, ClusterLocation)
+    return location

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..engine import GenerationGoneError
-from ..errors import ClusterAuthError, ClusterUnavailableError, QuickSearchError
-from ..location import ClusterLocation
+from quicksearch.engines.base import GenerationGoneError
+from quicksearch.errors import ClusterAuthError, ClusterUnavailableError, QuickSearchError
+from quicksearch.location import ClusterLocation
 
 __all__ = ["API_KEY_ENV", "Cluster"]
 

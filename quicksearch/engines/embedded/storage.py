@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexLockedError, IndexNotFoundError, IndexVersionError
-from .files import fsync_dir, write_json_atomic
+from quicksearch.errors import IndexLockedError, IndexNotFoundError, IndexVersionError
+from quicksearch.files import fsync_dir, write_json_atomic
 
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"

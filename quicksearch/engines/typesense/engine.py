@@ -17,19 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import remember_stems
-from ..config import SCHEMA_VERSION, Settings
-from ..engine import Rows
-from ..errors import IndexNotFoundError, IndexVersionError, QuickSearchError
-from ..expansion import Vocabulary
-from ..fields import EXACT_FIELD, TEXT_FIELDS
-from ..lengths import quantized_lengths
-from ..location import ClusterLocation
-from ..models import IndexStats
-from ..query import Clause
-from ..ranking import Postings, Ranker
-from .client import Cluster
-from .store import CLUSTER_LAYOUT, page_id, page_rows, read_meta
+from quicksearch.analysis import remember_stems
+from quicksearch.config import SCHEMA_VERSION, Settings
+from quicksearch.engines.base import Rows
+from quicksearch.engines.typesense.client import Cluster
+from quicksearch.engines.typesense.store import CLUSTER_LAYOUT, page_id, page_rows, read_meta
+from quicksearch.errors import IndexNotFoundError, IndexVersionError, QuickSearchError
+from quicksearch.expansion import Vocabulary
+from quicksearch.fields import EXACT_FIELD, TEXT_FIELDS
+from quicksearch.lengths import quantized_lengths
+from quicksearch.location import ClusterLocation
+from quicksearch.models import IndexStats
+from quicksearch.query import Clause
+from quicksearch.ranking import Postings, Ranker
 
 __all__ = ["CandidatePostings", "ClusterEngine", "ClusterIndex"]
 

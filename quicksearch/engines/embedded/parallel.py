@@ -19,8 +19,6 @@ import os
 import pickle
 import queue
 import random
-import threading
-import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -36,14 +34,22 @@ from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-from .analysis import lean_nltk_import, load_stemmer, stem
-from .errors import QuickSearchError
-from .fields import RANKED_FIELDS, TEXT_FIELDS, kept_words, question_stems
-from .postings import SUFFIX as POSTINGS_SUFFIX
-from .postings import write_postings
-from .schema import FastText, PostingLists, Postings, counting_words, document_fields, make_schema
-from .sources import OK, ScanTask, SourceRecord, SourceTable, scan_task
-from .storage import release_inherited_locks
+from quicksearch.analysis import lean_nltk_import, load_stemmer, stem
+from quicksearch.engines.embedded.postings import SUFFIX as POSTINGS_SUFFIX
+from quicksearch.engines.embedded.postings import write_postings
+from quicksearch.engines.embedded.schema import (
+    FastText,
+    PostingLists,
+    Postings,
+    counting_words,
+    document_fields,
+    make_schema,
+)
+from quicksearch.engines.embedded.storage import release_inherited_locks
+from quicksearch.errors import QuickSearchError
+from quicksearch.fields import RANKED_FIELDS, TEXT_FIELDS, kept_words, question_stems
+from quicksearch.pipeline import watch_parent
+from quicksearch.sources import OK, ScanTask, SourceRecord, SourceTable, scan_task
 
 __all__ = ["QuickWriter", "build_segments", "paused_gc", "worker_setup"]
 
@@ -67,13 +73,7 @@ _TERM_INFO = W3TermInfo._struct
 def worker_setup(parent_pid: int) -> None:
     """In a forked worker: let go of the writer lock; exit soon after the builder dies."""
     release_inherited_locks()
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
+    watch_parent(parent_pid)
 
 
 class _Lengths:
