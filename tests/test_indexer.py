@@ -4,7 +4,7 @@ import pytest
 
 from quicksearch import Document, InvalidSourceError, build_index, open_index
 
-from .conftest import make_docs, write_page
+from .conftest import FIXTURES, make_docs, write_page
 
 
 def test_build_from_folder_counts_and_excludes(pages_dir: Path, tmp_path: Path) -> None:
@@ -243,3 +243,24 @@ def test_quick_writer_writes_what_whoosh_writes(tmp_path: Path) -> None:
             a = ours_ranker.postings(field, term.decode())
             b = theirs_ranker.postings(field, term.decode())
             assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
+
+
+def test_an_index_that_names_the_schema_by_its_old_module_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexes built before the embedded engine had its own package pickled their schema as
+    "quicksearch.schema.FastText" and friends: they open without a rebuild."""
+    import pickle
+
+    from quicksearch.engines.embedded import schema
+
+    with monkeypatch.context() as patch:  # build as the old layout did: the old module name
+        pickled = ("QuickAnalyzer", "ExactWordsAnalyzer", "FastText", "FastExactWords", "KeyColumn")
+        for name in pickled:
+            patch.setattr(getattr(schema, name), "__module__", "quicksearch.schema")
+        build_index(FIXTURES / "pages", tmp_path / "ix", jobs=1)
+    toc = next((tmp_path / "ix").glob("gen-*/_MAIN_*.toc")).read_bytes()
+    assert b"quicksearch.schema" in toc and b"quicksearch.engines.embedded.schema" not in toc
+    with open_index(tmp_path / "ix") as ix:
+        assert ix.search("exocytosis").total >= 1
+    assert pickle.loads(b"cquicksearch.schema\nFastText\n.") is schema.FastText

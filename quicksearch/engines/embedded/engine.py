@@ -13,6 +13,9 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.searching import Searcher as WhooshSearcher
 
+# Imported for its side effect: older indexes name the schema's classes by the module's old
+# name, which it keeps as an alias (see the end of schema.py).
+import quicksearch.engines.embedded.schema  # noqa: F401
 from quicksearch.analysis import plain_words
 from quicksearch.config import SCHEMA_VERSION, Settings
 from quicksearch.engines.base import Rows

@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 import pickle
 import re
+import sys
 from array import array
 from collections import Counter
 from collections.abc import Iterator
@@ -239,3 +240,9 @@ def document_fields(doc: Document) -> dict[str, Any]:
     if doc.date is not None:
         fields["date"] = dt.datetime.combine(doc.date, dt.time())
     return fields
+
+
+# Each index generation stores its schema pickled, naming these classes by module; indexes
+# built before the embedded engine had its own package name them "quicksearch.schema". That
+# name stays an alias of this module, so those indexes open without a rebuild.
+sys.modules.setdefault("quicksearch.schema", sys.modules[__name__])
