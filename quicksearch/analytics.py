@@ -331,8 +331,59 @@ def build_report(
         raise InvalidArgumentError("top must be at least 1")
     low = parse_moment(since) if since else None
     high = parse_moment(until) if until else None
-    # (time, query, total, ms, page, typing, suggestion, subject)
-    searches: list[tuple[str, str, Any, Any, Any, bool, Any, str]] = []
+    searches, clicks, damaged = _read_events(paths, low, high)
+    # Server processes flush in turns, so a file is in order only to within a second or so.
+    searches.sort(key=lambda item: item[0])
+    folded = _typing_folded(searches)
+    per_query, per_subject, zero_total = _tally(searches, clicks, folded)
+    latencies = sorted(float(r[3]) for r in searches if isinstance(r[3], (int, float)))
+    table = {query: entry.stats(query) for query, entry in per_query.items()}
+    searched = [s for s in table.values() if s.searches]
+
+    def best(items: Iterable[QueryStats], key: Any) -> tuple[QueryStats, ...]:
+        return tuple(sorted(items, key=key)[:top])
+
+    return QueryReport(
+        since=low,
+        until=high,
+        first_event=searches[0][0] if searches else None,
+        last_event=searches[-1][0] if searches else None,
+        searches=len(searches),
+        clicks=len(clicks),
+        zero_result_searches=zero_total,
+        typing_folded=len(folded),
+        distinct_queries=len(searched),
+        damaged_lines=damaged,
+        latency_ms_p50=round(statistics.median(latencies), 2) if latencies else None,
+        latency_ms_p95=round(latencies[int(0.95 * (len(latencies) - 1))], 2) if latencies else None,
+        top_queries=best(searched, lambda s: (-s.searches, s.query)),
+        zero_result_queries=best(
+            (s for s in searched if s.zero_results), lambda s: (-s.zero_results, s.query)
+        ),
+        clicked_queries=best(
+            (s for s in table.values() if s.clicks), lambda s: (-s.clicks, s.query)
+        ),
+        rarely_clicked=best(
+            (s for s in searched if s.searches >= min_searches and s.zero_results < s.searches),
+            lambda s: (s.click_through, -s.searches, s.query),
+        ),
+        slowest_queries=best(searched, lambda s: (-s.max_ms, s.query)),
+        subjects=tuple(
+            SubjectStats(subject, counts[0], counts[1])
+            for subject, counts in sorted(per_subject.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        )[:top],
+    )
+
+
+_Search = tuple[str, str, Any, Any, Any, bool, Any, str]
+
+
+def _read_events(
+    paths: Iterable[str | os.PathLike[str]], low: str | None, high: str | None
+) -> tuple[list[_Search], list[dict[str, Any]], int]:
+    """The searches (time, query, total, ms, page, typing, suggestion, subject) and clicks of
+    the logs within ``[low, high)``, and how many lines were damaged."""
+    searches: list[_Search] = []
     clicks: list[dict[str, Any]] = []
     damaged = 0
     # The decoder's scanner without json.loads' wrapping: a third faster on a million lines.
@@ -371,13 +422,16 @@ def build_report(
             clicks.append(event)
         else:
             damaged += 1
-    # Server processes flush in turns, so a file is in order only to within a second or so.
-    searches.sort(key=lambda item: item[0])
-    folded = _typing_folded(searches)
+    return searches, clicks, damaged
 
+
+def _tally(
+    searches: list[_Search], clicks: list[dict[str, Any]], folded: set[int]
+) -> tuple[dict[str, _Query], dict[str, list[int]], int]:
+    """Per query its searches, clicks and latencies; per subject its searches and zero-result
+    searches; and the zero-result searches in all."""
     per_query: defaultdict[str, _Query] = defaultdict(_Query)
     per_subject: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
-    latencies = [float(r[3]) for r in searches if isinstance(r[3], (int, float))]
     zero_total = 0
     for i, (_, query, total, ms, page, _, suggestion, subject) in enumerate(searches):
         zero = total == 0
@@ -403,43 +457,7 @@ def build_report(
         # A click without a search id stands for a search of its own.
         entry.clicked.add(str(event.get("id") or f"#{number}"))
 
-    table = {query: entry.stats(query) for query, entry in per_query.items()}
-    searched = [s for s in table.values() if s.searches]
-
-    def best(items: Iterable[QueryStats], key: Any) -> tuple[QueryStats, ...]:
-        return tuple(sorted(items, key=key)[:top])
-
-    latencies.sort()
-    return QueryReport(
-        since=low,
-        until=high,
-        first_event=searches[0][0] if searches else None,
-        last_event=searches[-1][0] if searches else None,
-        searches=len(searches),
-        clicks=len(clicks),
-        zero_result_searches=zero_total,
-        typing_folded=len(folded),
-        distinct_queries=len(searched),
-        damaged_lines=damaged,
-        latency_ms_p50=round(statistics.median(latencies), 2) if latencies else None,
-        latency_ms_p95=round(latencies[int(0.95 * (len(latencies) - 1))], 2) if latencies else None,
-        top_queries=best(searched, lambda s: (-s.searches, s.query)),
-        zero_result_queries=best(
-            (s for s in searched if s.zero_results), lambda s: (-s.zero_results, s.query)
-        ),
-        clicked_queries=best(
-            (s for s in table.values() if s.clicks), lambda s: (-s.clicks, s.query)
-        ),
-        rarely_clicked=best(
-            (s for s in searched if s.searches >= min_searches and s.zero_results < s.searches),
-            lambda s: (s.click_through, -s.searches, s.query),
-        ),
-        slowest_queries=best(searched, lambda s: (-s.max_ms, s.query)),
-        subjects=tuple(
-            SubjectStats(subject, counts[0], counts[1])
-            for subject, counts in sorted(per_subject.items(), key=lambda kv: (-kv[1][0], kv[0]))
-        )[:top],
-    )
+    return per_query, per_subject, zero_total
 
 
 def _typing_folded(searches: list[tuple[str, str, Any, Any, Any, bool, Any, str]]) -> set[int]:

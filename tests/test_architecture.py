@@ -23,8 +23,6 @@ TOO_LONG_FOR_NOW = {
     # into those three units.
     "quicksearch.ranking.Ranker",
     "quicksearch.ranking.Ranker._rank_long",
-    # The report's tables, one pass over the log: to be split by table.
-    "quicksearch.analytics.build_report",
 }
 
 
