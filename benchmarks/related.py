@@ -57,7 +57,7 @@ def links_of(path: str) -> list[str]:
 
 
 def read_pages(corpus: Path) -> tuple[dict[str, tuple[str, str, str]], dict[str, list[str]]]:
-    tasks = [(str(p), str(p), 1_000_000) for p in find_pages(corpus)]
+    tasks = [(str(p), str(p), 1_000_000, None) for p in find_pages(corpus)]
     pages: dict[str, tuple[str, str, str]] = {}
     links: dict[str, list[str]] = {}
     with ProcessPoolExecutor() as pool:

@@ -47,7 +47,7 @@ def build_fts5(corpus: Path, db_path: Path) -> float:
         "tokenize='porter unicode61')"
     )
     paths = find_pages(corpus)
-    tasks = [(str(p), str(p), 1_000_000) for p in paths]
+    tasks = [(str(p), str(p), 1_000_000, None) for p in paths]
     seen: set[str] = set()
     rows = []
     with ProcessPoolExecutor() as pool:
@@ -90,7 +90,7 @@ def build_raw_typesense(corpus: Path, location: str) -> tuple[object, str, float
     ]
     cluster.create_collection({"name": name, "fields": fields})
     paths = find_pages(corpus)
-    tasks = [(str(p), str(p), 1_000_000) for p in paths]
+    tasks = [(str(p), str(p), 1_000_000, None) for p in paths]
     seen: set[str] = set()
     batch: list[dict[str, str]] = []
     with ProcessPoolExecutor() as pool:

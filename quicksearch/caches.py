@@ -32,10 +32,14 @@ class WordCache(dict[str, str]):
 
     def put(self, key: str, value: str) -> str:
         if len(self) >= self.limit:
-            for old in list(islice(self, max(1, len(self) // 2))):
-                del self[old]
+            self.shrink(self.limit // 2)
         self[key] = value
         return value
+
+    def shrink(self, size: int) -> None:
+        """Drop the oldest entries until at most ``size`` are left."""
+        for old in list(islice(self, max(0, len(self) - size))):
+            del self[old]
 
     @property
     def nbytes(self) -> int:
@@ -59,9 +63,7 @@ def configure_word_caches(budget: int) -> None:
     each = int(budget * WORD_SHARE) // max(1, len(_word_caches)) // WORD_ENTRY_BYTES
     for cache in _word_caches:
         cache.limit = max(64, each)
-        while len(cache) > cache.limit:
-            cache.put("", "")  # drops the older half
-            cache.pop("", None)
+        cache.shrink(cache.limit)
 
 
 def word_cache_bytes() -> int:
