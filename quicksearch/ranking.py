@@ -230,6 +230,30 @@ class PostingSource(Protocol):
         """A page's question as index terms, space-separated (the proximity bonus reads it)."""
 
 
+class _Memo:
+    """Keys and scores of pages (ascending ids), each page scored once however often asked."""
+
+    def __init__(self, score: Any) -> None:
+        self._score = score
+        self._done: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def __call__(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = np.zeros(len(docs), dtype=np.float64)
+        scores = np.zeros(len(docs), dtype=np.float32)
+        todo = np.ones(len(docs), dtype=bool)
+        for done, done_key, done_scores in self._done:
+            at = np.searchsorted(done, docs)
+            np.minimum(at, len(done) - 1, out=at)
+            hit = todo & (done[at] == docs)
+            key[hit], scores[hit] = done_key[at[hit]], done_scores[at[hit]]
+            todo &= ~hit
+        if todo.any():
+            fresh = docs[todo]
+            key[todo], scores[todo] = self._score(fresh)
+            self._done.append((fresh, key[todo], scores[todo]))
+        return key, scores
+
+
 class Ranker:
     """Scores queries over a :class:`PostingSource` (not thread-safe: callers lock)."""
 
@@ -837,25 +861,6 @@ class Ranker:
         weights = np.array([self._idf(self._clause_count(p)) for p in plans])
         share_total = float(weights.sum())
 
-        memo: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # pages scored so far
-
-        def keyed(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """Keys and scores of ``docs`` (ascending), reusing those already computed."""
-            key = np.zeros(len(docs), dtype=np.float64)
-            scores = np.zeros(len(docs), dtype=np.float32)
-            todo = np.ones(len(docs), dtype=bool)
-            for done, done_key, done_scores in memo:
-                at = np.searchsorted(done, docs)
-                np.minimum(at, len(done) - 1, out=at)
-                hit = todo & (done[at] == docs)
-                key[hit], scores[hit] = done_key[at[hit]], done_scores[at[hit]]
-                todo &= ~hit
-            if todo.any():
-                fresh = docs[todo]
-                key[todo], scores[todo] = score(fresh)
-                memo.append((fresh, key[todo], scores[todo]))
-            return key, scores
-
         def score(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             scores, share = self._score(plans, docs, s, weights)
             key = scores.astype(np.float64)
@@ -863,19 +868,8 @@ class Ranker:
                 key *= (share / share_total) ** s.coordination
             return key, scores
 
-        # A first bar: the depth-th best of the pages of the lists with the highest bounds.
-        budget = 4 * max(_SEED, _LONG_DEPTH)
-        seed_parts, seen = [], 0
-        for entry in sorted(entries, key=lambda e: -e[1]):
-            seed_parts.append(entry[0][:budget])
-            seen += min(len(entry[0]), budget)
-            if seen >= budget:
-                break
-        seed = np.unique(np.concatenate(seed_parts))
-        if self._deletions:
-            seed = seed[self._live[seed]]
-        for plan in excluded_plans:
-            seed = seed[~self._member(plan, seed)]
+        keyed = _Memo(score)
+        seed = self._long_seed(entries, excluded_plans)
         if len(seed) < _LONG_DEPTH:
             return None
         seed_key, _ = keyed(seed)
@@ -956,6 +950,23 @@ class Ranker:
             pairs,
             exact=False,
         )
+
+    def _long_seed(self, entries: list[_Part], excluded_plans: list[_Plan]) -> np.ndarray:
+        """The pages that set a long query's first bar: the first pages of the lists with the
+        highest bounds (live, not excluded)."""
+        budget = 4 * max(_SEED, _LONG_DEPTH)
+        seed_parts, seen = [], 0
+        for entry in sorted(entries, key=lambda e: -e[1]):
+            seed_parts.append(entry[0][:budget])
+            seen += min(len(entry[0]), budget)
+            if seen >= budget:
+                break
+        seed = np.unique(np.concatenate(seed_parts))
+        if self._deletions:
+            seed = seed[self._live[seed]]
+        for plan in excluded_plans:
+            seed = seed[~self._member(plan, seed)]
+        return seed
 
     def _clause_count(self, plan: _Plan) -> int:
         """Live documents matching a clause (cached by its terms: common words recur),

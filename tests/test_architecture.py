@@ -22,7 +22,6 @@ TOO_LONG_FOR_NOW = {
     # The ranker's scoring model, evaluation strategies and paging in one class: to be split
     # into those three units.
     "quicksearch.ranking.Ranker",
-    "quicksearch.ranking.Ranker._rank_long",
 }
 
 
