@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from quicksearch.caches import sized_for_build
 from quicksearch.config import DEFAULT_SETTINGS, Settings
 from quicksearch.engines import writer_for
 from quicksearch.models import BuildReport, Document
@@ -40,7 +41,11 @@ def build_index(
     """
     options = dict(jobs=jobs, progress=progress, settings=settings, force=force)
     writer = writer_for(index_dir)
-    return writer.build(source, index_dir, lock_timeout=lock_timeout, max_drop=max_drop, **options)  # type: ignore[no-any-return]
+    with sized_for_build():
+        report: BuildReport = writer.build(
+            source, index_dir, lock_timeout=lock_timeout, max_drop=max_drop, **options
+        )
+    return report
 
 
 def update_index(
@@ -63,7 +68,11 @@ def update_index(
     """
     options = dict(jobs=jobs, progress=progress, settings=settings, force=force)
     writer = writer_for(index_dir)
-    return writer.update(source, index_dir, lock_timeout=lock_timeout, max_drop=max_drop, **options)  # type: ignore[no-any-return]
+    with sized_for_build():
+        report: BuildReport = writer.update(
+            source, index_dir, lock_timeout=lock_timeout, max_drop=max_drop, **options
+        )
+    return report
 
 
 def rollback(index_dir: str | os.PathLike[str] = "index_data", *, lock_timeout: float = 5.0) -> str:

@@ -62,3 +62,14 @@ def test_many_distinct_junk_queries_add_no_tracked_objects(small_budget: Searche
     # An unbounded cache would add an object or more per query: 3,000 here.
     assert grown.total() < 1_000, grown.most_common(5)
     assert sum(small_budget.cache_sizes().values()) <= BUDGET
+
+
+def test_a_build_has_large_word_caches_and_gives_the_budget_back() -> None:
+    from quicksearch.caches import BUILD_ENTRIES, _word_caches, sized_for_build
+
+    configure_word_caches(BUDGET)
+    before = [cache.limit for cache in _word_caches]
+    with sized_for_build():
+        assert all(cache.limit >= BUILD_ENTRIES for cache in _word_caches)
+    assert [cache.limit for cache in _word_caches] == before
+    configure_word_caches(DEFAULT_CACHE_BYTES)
