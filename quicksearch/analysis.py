@@ -169,7 +169,12 @@ def analyze(text: str, *, stemming: bool = True) -> Iterator[Token]:
     terms_get = _terms.get
     for match in _TOKEN.finditer(text):
         raw = match.group()
-        term = (terms_get(raw) or term_of(raw)) if stemming else normalize_word(raw)
+        if stemming:
+            term = terms_get(raw)
+            if term is None:  # "" is a cached answer too (a stop word): no second look-up
+                term = term_of(raw)
+        else:
+            term = normalize_word(raw)
         if not term:
             continue
         yield Token(term, pos, match.start(), match.end())

@@ -160,7 +160,7 @@ class ClusterEngine:
         if not self.documents:
             return Rows([], 0, {}, True)
         query = _Query(
-            self, clauses, excluded, phrases, subject_keys, count, start + count, settings, collapse
+            self, clauses, excluded, phrases, subject_keys, start + count, settings, collapse
         )
         found = query.candidates()
         if not found or not query.total:
@@ -311,7 +311,6 @@ class _Query:
         excluded: list[Clause],
         phrases: Sequence[tuple[str, ...]],
         subject_keys: list[str],
-        count: int,
         wanted: int,
         settings: Settings,
         collapse: bool,
@@ -321,7 +320,6 @@ class _Query:
         self.collapse = collapse and engine.repeated > 0
         self.words = [c for c in clauses if c.variants]
         self.phrases = phrases
-        self.count = count
         self.threshold = settings.partial_match_threshold
         self.per_search = max(_PER_SEARCH, wanted)
         self.wanted = wanted
