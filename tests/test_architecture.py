@@ -19,9 +19,6 @@ TOO_LONG_FOR_NOW = {
     # (pydantic models) so that both come from one declaration.
     "quicksearch.server.create_app",
     "quicksearch.server.openapi",
-    # The ranker's scoring model, evaluation strategies and paging in one class: to be split
-    # into those three units.
-    "quicksearch.ranking.Ranker",
 }
 
 

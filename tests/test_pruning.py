@@ -1,6 +1,6 @@
 """Pruned ranking returns what scoring every matching page returns (ties aside).
 
-The ranker skips pages whose score bound cannot reach the results (see ranking.py); here a
+The ranker skips pages whose score bound cannot reach the results (ranking/evaluation.py); here a
 generated index of 1,500 pages with a skewed vocabulary, repeated questions and subjects is
 queried with generated queries (short and long, typos, unfinished words, OR, phrases,
 exclusions, subject filters, paging, field boosts), once pruned and once exhaustively.
@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from quicksearch import Document, Searcher, build_index, open_index
 from quicksearch.ranking import Ranker
+from quicksearch.ranking.scoring import ScoringModel
 
 WORDS = [
     "acid", "buffer", "cell", "energy", "wave", "protein", "membrane", "enzyme", "charge",
@@ -137,13 +138,13 @@ def test_pruned_ranking_equals_exhaustive(
         patch.setattr(Ranker, "rank", partialmethod(Ranker.rank, prune=False))
         # The reference also lists the pages with every word even when the rarest word's
         # postings show they cannot fill a page (the ranker skips that listing then).
-        plan = Ranker._plan
+        plan = ScoringModel.plan
 
-        def unbounded(self: Ranker, *args):  # type: ignore[no-untyped-def]
+        def unbounded(self: ScoringModel, *args):  # type: ignore[no-untyped-def]
             planned = plan(self, *args)
             return dataclasses.replace(planned, size=planned.size + 10**9)
 
-        patch.setattr(Ranker, "_plan", unbounded)
+        patch.setattr(ScoringModel, "plan", unbounded)
         exhaustive = run()
     assert pruned[1:] == exhaustive[1:], query  # totals and facets are exact either way
     assert _same_ranking(pruned[0], exhaustive[0]), (query, pruned[0], exhaustive[0])
@@ -176,12 +177,12 @@ def test_totals_and_facets_count_each_question_once(index: Searcher, share: floa
     import numpy as np
 
     array = np.array(docs, dtype=np.int64)
-    questions = ranker._question_codes
-    subjects = [ranker._subject_names[c] for c in ranker._subject_codes]
-    assert ranker._distinct(array) == len({int(questions[d]) for d in docs})
+    questions = ranker.pages.question_codes
+    subjects = [ranker.pages.subject_names[c] for c in ranker.pages.subject_codes]
+    assert ranker.pages.distinct(array) == len({int(questions[d]) for d in docs})
     pairs = {(subjects[d], int(questions[d])) for d in docs}
-    assert ranker._facets(array, collapse=True) == dict(Counter(s for s, _ in pairs))
-    assert ranker._facets(array, collapse=False) == dict(Counter(subjects[d] for d in docs))
+    assert ranker.pages.facets(array, collapse=True) == dict(Counter(s for s, _ in pairs))
+    assert ranker.pages.facets(array, collapse=False) == dict(Counter(subjects[d] for d in docs))
 
 
 @settings(
@@ -196,15 +197,15 @@ def test_skipping_common_words_keeps_the_ranking_and_bounds_the_total(
     """With the exact-total threshold lowered to this small index's scale, long queries skip
     their commonest words' lists: the ranking is unchanged, and the total and facets are lower
     bounds of the exact ones, never below the threshold."""
-    from quicksearch import ranking
+    from quicksearch.ranking import source
 
     threshold = 40
     exhaustive = index.search(query, limit=10, collapse_duplicates=collapse)
     with monkeypatch.context() as patch:
-        patch.setattr(ranking, "TOTAL_EXACT_UP_TO", threshold)
-        index._require_engine().ranker._cache.clear()  # entries remember what they count
+        patch.setattr(source, "TOTAL_EXACT_UP_TO", threshold)
+        index._require_engine().ranker.cache.clear()  # entries remember what they count
         pruned = index.search(query, limit=10, collapse_duplicates=collapse)
-    index._require_engine().ranker._cache.clear()
+    index._require_engine().ranker.cache.clear()
     assert _same_ranking(_ranked(pruned.hits), _ranked(exhaustive.hits)), query
     if pruned.total_is_exact:
         assert (pruned.total, pruned.facets) == (exhaustive.total, exhaustive.facets)
@@ -224,12 +225,12 @@ def test_total_text_says_when_it_is_a_lower_bound() -> None:
 
 def test_a_long_query_skips_lists(index: Searcher, monkeypatch: pytest.MonkeyPatch) -> None:
     """The test above meets the skipping path (this index and query do, at that threshold)."""
-    from quicksearch import ranking
+    from quicksearch.ranking import source
 
-    monkeypatch.setattr(ranking, "TOTAL_EXACT_UP_TO", 40)
-    index._require_engine().ranker._cache.clear()
+    monkeypatch.setattr(source, "TOTAL_EXACT_UP_TO", 40)
+    index._require_engine().ranker.cache.clear()
     try:
         results = index.search("gene mutation species habitat climate carbon")
     finally:
-        index._require_engine().ranker._cache.clear()
+        index._require_engine().ranker.cache.clear()
     assert not results.total_is_exact and results.total >= 40

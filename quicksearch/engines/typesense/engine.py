@@ -48,7 +48,7 @@ _REPEATED_PAGES = 250
 _MAX_PER_PAGE = 250
 #: Count searches per multi_search request (Typesense takes at most 50 by default).
 _COUNTS_PER_REQUEST = 40
-#: Queries of more words are long questions (as ``ranking._STRICT_COVERAGE_UP_TO``).
+#: Queries of more words are long questions (as the ranker's ``_STRICT_COVERAGE_UP_TO``).
 _STRICT_WORDS = 4
 #: Candidates per search of a long query (two searches).
 _LONG_PER_SEARCH = 25
