@@ -1,6 +1,7 @@
 """HTTP face of a :class:`~quicksearch.searcher.Searcher`: a JSON API and a search page.
 
-Endpoints (see :data:`OPENAPI` for the full description, served at ``/openapi.json``):
+Endpoints (declared once, with FastAPI and the models of :mod:`quicksearch.contract`: the same
+declaration validates requests and writes the OpenAPI document served at ``/openapi.json``):
 
 - ``GET /search?q=&page=&limit=&subject=``: the same JSON object as ``quicksearch search --json``;
 - ``GET /suggest?q=&limit=``: completions of the last word, for an autocomplete list;
@@ -16,8 +17,8 @@ query log (:class:`~quicksearch.analytics.QueryLog`), each search and click beco
 Bad input gets a 400 with ``{"error": ..., "hint": ...}``; nothing a client sends causes a 500.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations, some of
+# them local aliases that a string could not be resolved from.
 import asyncio
 import contextlib
 import dataclasses
@@ -27,23 +28,40 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
-from starlette.applications import Starlette
+from fastapi import FastAPI, Query
+from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quicksearch.analytics import QueryLog, new_search_id, normalise_query
 from quicksearch.config import DEFAULT_SETTINGS, Settings
+from quicksearch.contract import (
+    FLAGS,
+    MAX_CLICK_BYTES,
+    MAX_COMPLETIONS,
+    MAX_SUBJECT_CHARS,
+    MAX_URL_CHARS,
+    Completions,
+    ErrorBody,
+    Flag,
+    Health,
+    Related,
+    SearchResultsBody,
+    click_model,
+    describe_errors,
+    finish_openapi,
+    validate_click,
+)
 from quicksearch.errors import InvalidArgumentError, PageNotFoundError, QuickSearchError
 from quicksearch.metrics import CONTENT_TYPE, MULTIPROC_ENV, ServerMetrics, prepare_multiprocess_dir
 from quicksearch.searcher import Searcher
@@ -53,12 +71,6 @@ __all__ = ["OPENAPI", "ServerConfig", "create_app", "openapi"]
 
 _log = logging.getLogger("quicksearch.server")
 
-MAX_SUBJECT_CHARS = 100
-MAX_COMPLETIONS = 20
-MAX_URL_CHARS = 2000
-#: Largest /click body accepted, in bytes: room for any body the document declares valid, its
-#: strings written as JSON escapes (12 bytes for a character outside the BMP), and no more.
-MAX_CLICK_BYTES = 65_536
 
 #: Environment variable through which ``quicksearch serve`` hands its options to each worker.
 CONFIG_ENV = "QUICKSEARCH_SERVER_CONFIG"
@@ -87,7 +99,7 @@ class ServerConfig:
         return json.dumps(dataclasses.asdict(self))
 
     @classmethod
-    def from_env(cls, value: str) -> ServerConfig:
+    def from_env(cls, value: str) -> "ServerConfig":
         data = json.loads(value)
         data["cors_origins"] = tuple(data.get("cors_origins", ()))
         data["synonyms"] = tuple(tuple(group) for group in data.get("synonyms", ()))
@@ -106,29 +118,14 @@ def _error(status: int, message: str, hint: str = "") -> JSONResponse:
     return _JSON({"error": message, "hint": hint}, status_code=status)
 
 
-def _int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise InvalidArgumentError(
-            f"{name} must be a whole number", hint=f"use {name}={default}"
-        ) from None
-    if not low <= value <= high:
-        raise InvalidArgumentError(f"{name} must be between {low} and {high}, not {value}")
-    return value
+@dataclass
+class _State:
+    searcher: Searcher | None = None
+    log: QueryLog | None = None
 
-
-def _query_param(params: Mapping[str, str], config: ServerConfig) -> str:
-    q = params.get("q", "")
-    if len(q) > config.max_query_chars:
-        raise InvalidArgumentError(
-            f"q is {len(q)} characters long; the limit is {config.max_query_chars}",
-            hint="shorten the query",
-        )
-    return q
+    def current(self) -> Searcher:
+        assert self.searcher is not None, "the app's lifespan has not started"
+        return self.searcher
 
 
 def create_app(
@@ -136,7 +133,7 @@ def create_app(
     *,
     searcher: Searcher | None = None,
     settings: Settings = DEFAULT_SETTINGS,
-) -> Starlette:
+) -> FastAPI:
     """The ASGI app for ``config``; it opens its own Searcher unless one is given."""
     config = config or ServerConfig()
     if config.synonyms and settings.synonyms != config.synonyms:
@@ -144,32 +141,104 @@ def create_app(
     state = _State()
     metrics = ServerMetrics()
 
-    def current() -> Searcher:
-        assert state.searcher is not None, "the app's lifespan has not started"
-        return state.searcher
-
-    async def api(request: Request, work: Callable[[Mapping[str, str]], Any]) -> Response:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = searcher is None
+        state.searcher = searcher or Searcher(config.index_dir, settings=settings)
+        if config.query_log:
+            state.log = QueryLog(config.query_log, on_drop=metrics.log_dropped.inc)
+        settled = await run_in_threadpool(_settle, state.current(), None)
+        task = asyncio.create_task(
+            _follow_rebuilds(state.current(), config.refresh_seconds, settled)
+        )
         try:
-            # Ranking is CPU work under the Searcher's lock: keep it off the event loop.
-            data = await run_in_threadpool(work, request.query_params)
-        except InvalidArgumentError as exc:
-            return _error(400, exc.message, exc.hint)
-        except PageNotFoundError as exc:
-            return _error(404, exc.message, exc.hint)
-        except QuickSearchError as exc:
-            _log.error("search failed: %s", exc)
-            return _error(503, exc.message, exc.hint)
-        return _JSON(data, headers={"Cache-Control": "no-cache"})
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            if state.log is not None:
+                await run_in_threadpool(state.log.close)
+            metrics.close()
+            if own:
+                state.current().close()
 
-    def do_search(params: Mapping[str, str]) -> dict[str, Any]:
+    # Outermost, so that every answer is counted, CORS refusals and errors included.
+    middleware = [Middleware(_Instrumented, metrics=metrics), Middleware(_HeadAsGet)]
+    if config.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(config.cors_origins),
+                allow_methods=["GET", "POST"],
+                max_age=600,
+            )
+        )
+    app = FastAPI(
+        title="quicksearch",
+        version=__version__,
+        description="Full-text search over question-and-answer pages.",
+        openapi_url=None,  # served below, with the errors as they are (400, not 422)
+        docs_url=None,
+        redoc_url=None,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={
+            RequestValidationError: _invalid_request,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+    )
+    _api_routes(app, config, state, metrics)
+    _click_route(app, config, state, metrics)
+    _face_routes(app, config, state, metrics)
+    document = app.openapi()
+    document.setdefault("components", {}).setdefault("schemas", {})["Click"] = (
+        app.state.click_schema
+    )
+    finish_openapi(document)
+    app.state.openapi = document
+    return app
+
+
+def _api_routes(app: FastAPI, config: ServerConfig, state: _State, metrics: ServerMetrics) -> None:
+    """The JSON endpoints, their parameters and limits declared once (FastAPI validates with
+    them and writes /openapi.json from them)."""
+    Query_ = Annotated[
+        str,
+        Query(
+            max_length=config.max_query_chars,
+            description='Query: words, "phrase", -excluded, a OR b, subject:name',
+        ),
+    ]
+    Subject = Annotated[
+        str, Query(max_length=MAX_SUBJECT_CHARS, description="Only this subject (any spelling)")
+    ]
+
+    def limit(high: int, description: str) -> Any:
+        return Query(ge=1, le=high, description=description)
+
+    @app.get(
+        "/search",
+        summary="Ranked pages for a query, with highlighted title and snippet",
+        response_model=SearchResultsBody,
+    )
+    def search(
+        q: Query_ = "",
+        page: Annotated[int, limit(config.max_page, "Page of results")] = 1,
+        limit: Annotated[int, limit(config.max_limit, "Results per page")] = 10,
+        subject: Subject = "",
+        typing: Annotated[
+            Flag,
+            Query(
+                description="Sent while the visitor is still typing (search as you type): "
+                "the query report folds it into the longer query typed next"
+            ),
+        ] = "0",
+    ) -> Response:
         started = time.perf_counter()
-        q = _query_param(params, config)
-        limit = _int_param(params, "limit", 10, 1, config.max_limit)
-        page = _int_param(params, "page", 1, 1, config.max_page)
-        subject = _subject_param(params)
-        typing = _flag_param(params, "typing")
-        live = current()
-        results = live.search(q, limit=limit, page=page, subject=subject)
+        live = state.current()
+        results = _answer(live.search, q, limit=limit, page=page, subject=subject or None)
         data = results.to_dict()
         if results.total == 0:
             metrics.zero_results.inc()
@@ -179,7 +248,7 @@ def create_app(
             state.log.record(
                 "search",
                 q=logged,
-                subject=subject,
+                subject=subject or None,
                 page=page,
                 total=results.total,
                 hits=len(results.hits),
@@ -187,29 +256,50 @@ def create_app(
                 ms=round((time.perf_counter() - started) * 1000, 2),
                 gen=live.generation,
                 top=results.hits[0].subject if results.hits else None,
-                typing=typing,
+                typing=FLAGS[typing],
                 id=search_id,
             )
-        return data
+        return _JSON(data, headers={"Cache-Control": "no-cache"})
 
-    def do_suggest(params: Mapping[str, str]) -> dict[str, Any]:
-        q = _query_param(params, config)
-        limit = _int_param(params, "limit", 8, 1, MAX_COMPLETIONS)
-        return current().complete(q, limit=limit).to_dict()
+    @app.get("/suggest", summary="Completions of the query's last word", response_model=Completions)
+    def suggest(
+        q: Annotated[str, Query(max_length=config.max_query_chars)] = "",
+        limit: Annotated[int, limit(MAX_COMPLETIONS, "Most completions to return")] = 8,
+    ) -> Response:
+        answer = _answer(state.current().complete, q, limit=limit).to_dict()
+        return _JSON(answer, headers={"Cache-Control": "no-cache"})
 
-    def do_related(params: Mapping[str, str]) -> dict[str, Any]:
-        url = params.get("url", "")
-        if not url or len(url) > MAX_URL_CHARS:
-            raise InvalidArgumentError(
-                f"url is required, at most {MAX_URL_CHARS} characters", hint="pass url=/learn/..."
-            )
-        limit = _int_param(params, "limit", 5, 1, config.max_limit)
-        hits = current().related(url, limit=limit, subject=_subject_param(params))
-        return {"url": url, "hits": [hit.to_dict() for hit in hits]}
+    @app.get(
+        "/related",
+        summary="The pages most like one page (never itself nor its twins)",
+        response_model=Related,
+        responses={404: {"model": ErrorBody, "description": "No page with this url"}},
+    )
+    def related(
+        url: Annotated[
+            str,
+            Query(
+                min_length=1,
+                max_length=MAX_URL_CHARS,
+                description="The page's url, as its front matter has it",
+            ),
+        ],
+        limit: Annotated[int, limit(config.max_limit, "Most pages to return")] = 5,
+        subject: Subject = "",
+    ) -> Response:
+        hits = _answer(state.current().related, url, limit=limit, subject=subject or None)
+        answer = {"url": url, "hits": [hit.to_dict() for hit in hits]}
+        return _JSON(answer, headers={"Cache-Control": "no-cache"})
 
-    def do_health(params: Mapping[str, str]) -> dict[str, Any]:
-        facts = current().stats()
-        return {
+    @app.get(
+        "/health",
+        summary="Index generation and document count",
+        response_model=Health,
+        responses={503: {"model": ErrorBody, "description": "The index cannot be read"}},
+    )
+    def health() -> Response:
+        facts = _answer(state.current().stats)
+        answer = {
             "status": "ok",
             "documents": facts.documents,
             "generation": facts.generation,
@@ -217,28 +307,50 @@ def create_app(
             "schema_version": facts.schema_version,
             "version": __version__,
         }
+        return _JSON(answer, headers={"Cache-Control": "no-cache"})
 
-    async def search(request: Request) -> Response:
-        return await api(request, do_search)
 
-    async def suggest(request: Request) -> Response:
-        return await api(request, do_suggest)
+def _click_route(app: FastAPI, config: ServerConfig, state: _State, metrics: ServerMetrics) -> None:
+    """POST /click, the search page's beacon."""
+    click_body = click_model(config.max_query_chars, config.max_limit * config.max_page)
+    click_schema = {"$ref": "#/components/schemas/Click"}
 
-    async def related(request: Request) -> Response:
-        return await api(request, do_related)
-
-    async def health(request: Request) -> Response:
-        return await api(request, do_health)
-
+    @app.post(
+        "/click",
+        summary="Report which result a visitor opened (for the query report)",
+        description="What the search page's beacon sends. No cookies are read or set and "
+        "nothing about the visitor is recorded.",
+        status_code=204,
+        response_class=Response,
+        responses={
+            400: {"model": ErrorBody, "description": "Invalid body"},
+            404: {"model": ErrorBody, "description": "No page with this url is in the index"},
+            413: {"model": ErrorBody, "description": "The body is too long"},
+        },
+        # The beacon sends text/plain (no preflight): the body is read and validated by hand
+        # against the same model the document declares for both media types.
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": click_schema},
+                    "text/plain": {"schema": click_schema},
+                },
+            }
+        },
+    )
     async def click(request: Request) -> Response:
         body = await _read_limited(request, MAX_CLICK_BYTES)
         if body is None:
             return _error(413, f"the body is over {MAX_CLICK_BYTES} bytes")
         try:
-            report = _click_body(body, config)
-            known = await run_in_threadpool(current().has_page, report["url"])
-        except InvalidArgumentError as exc:
-            return _error(400, exc.message, exc.hint)
+            report = validate_click(click_body, body)
+        except ValueError as exc:
+            return _error(400, *exc.args)
+        report = {"q": normalise_query(report["q"]), "url": report["url"],
+                  "rank": report["rank"], "id": report["search_id"]}  # fmt: skip
+        try:
+            known = await run_in_threadpool(state.current().has_page, report["url"])
         except QuickSearchError as exc:
             return _error(503, exc.message, exc.hint)
         if not known:
@@ -248,21 +360,15 @@ def create_app(
             state.log.record("click", **report)
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
-    async def metrics_text(request: Request) -> Response:
-        try:
-            live = current()
-            body = await run_in_threadpool(metrics.exposition, live.stats, live.cache_sizes)
-        except QuickSearchError as exc:
-            return _error(503, exc.message, exc.hint)
-        return Response(body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-cache"})
+    app.state.click_schema = click_body.model_json_schema()
 
-    async def openapi_json(request: Request) -> Response:
-        return _JSON(spec)
 
+def _face_routes(app: FastAPI, config: ServerConfig, state: _State, metrics: ServerMetrics) -> None:
+    """What is not JSON: the search page, Prometheus metrics and the OpenAPI document."""
     page_html = _page_html(config)
-    spec = openapi(config)
 
-    async def page(request: Request) -> Response:
+    @app.get("/", include_in_schema=False)
+    async def page() -> Response:
         return HTMLResponse(
             page_html,
             headers={
@@ -276,70 +382,90 @@ def create_app(
             },
         )
 
-    async def http_error(request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
-        answer = _error(status, str(detail), "see /openapi.json for the endpoints")
-        # A 405 names the methods the path takes (``Allow``, as RFC 9110 asks).
-        answer.headers.update(getattr(exc, "headers", None) or {})
-        return answer
-
-    async def internal_error(request: Request, exc: Exception) -> Response:
-        _log.exception("unexpected error on %s", request.url.path)
-        return _error(500, "internal error", "this is a bug in quicksearch")
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        own = searcher is None
-        state.searcher = searcher or Searcher(config.index_dir, settings=settings)
-        if config.query_log:
-            state.log = QueryLog(config.query_log, on_drop=metrics.log_dropped.inc)
-        settled = await run_in_threadpool(_settle, current(), None)
-        task = asyncio.create_task(_follow_rebuilds(current(), config.refresh_seconds, settled))
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            if state.log is not None:
-                await run_in_threadpool(state.log.close)
-            metrics.close()
-            if own:
-                current().close()
-
-    # Outermost, so that every answer is counted, CORS refusals and errors included.
-    middleware = [Middleware(_Instrumented, metrics=metrics)]
-    if config.cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(config.cors_origins),
-                allow_methods=["GET", "POST"],
-                max_age=600,
-            )
-        )
-    return Starlette(
-        routes=[
-            Route("/", page, methods=["GET"]),
-            Route("/search", search, methods=["GET"]),
-            Route("/suggest", suggest, methods=["GET"]),
-            Route("/related", related, methods=["GET"]),
-            Route("/click", click, methods=["POST"]),
-            Route("/health", health, methods=["GET"]),
-            Route("/metrics", metrics_text, methods=["GET"]),
-            Route("/openapi.json", openapi_json, methods=["GET"]),
-        ],
-        middleware=middleware,
-        exception_handlers={HTTPException: http_error, Exception: internal_error},
-        lifespan=lifespan,
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics (text exposition format)",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Requests by endpoint and status, latency histogram, zero-result "
+                "searches, clicks, documents and age of the live index",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
     )
+    async def metrics_text() -> Response:
+        try:
+            live = state.current()
+            body = await run_in_threadpool(metrics.exposition, live.stats, live.cache_sizes)
+        except QuickSearchError as exc:
+            return _error(503, exc.message, exc.hint)
+        return Response(body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-cache"})
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_json() -> Response:
+        return _JSON(app.state.openapi)
 
 
-@dataclass
-class _State:
-    searcher: Searcher | None = None
-    log: QueryLog | None = None
+def _answer(work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``work(*args, **kwargs)``, its errors as HTTP answers (raised, for the handlers)."""
+    try:
+        return work(*args, **kwargs)
+    except InvalidArgumentError as exc:
+        raise _Answer(400, exc.message, exc.hint) from None
+    except PageNotFoundError as exc:
+        raise _Answer(404, exc.message, exc.hint) from None
+    except QuickSearchError as exc:
+        _log.error("search failed: %s", exc)
+        raise _Answer(503, exc.message, exc.hint) from None
+
+
+class _Answer(HTTPException):
+    """An error answer with a hint (``{"error", "hint"}``)."""
+
+    def __init__(self, status: int, message: str, hint: str = "") -> None:
+        super().__init__(status, message)
+        self.hint = hint
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return _error(400, *describe_errors(list(errors)))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    hint = getattr(exc, "hint", "") or "see /openapi.json for the endpoints"
+    answer = _error(status, str(detail), hint)
+    # A 405 names the methods the path takes (``Allow``, as RFC 9110 asks).
+    answer.headers.update(getattr(exc, "headers", None) or {})
+    return answer
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    _log.exception("unexpected error on %s", request.url.path)
+    return _error(500, "internal error", "this is a bug in quicksearch")
+
+
+class _HeadAsGet:
+    """ASGI middleware: a HEAD request is answered as its GET, without the body (as Starlette's
+    own routes do; FastAPI's declare GET alone)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_head(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_head)
 
 
 class _Instrumented:
@@ -368,25 +494,6 @@ class _Instrumented:
             self.metrics.observe(scope["path"], status, time.perf_counter() - started)
 
 
-_FLAGS = {"1": True, "true": True, "0": False, "false": False}
-
-
-def _flag_param(params: Mapping[str, str], name: str) -> bool:
-    raw = params.get(name)
-    if raw is None:
-        return False
-    if raw not in _FLAGS:
-        raise InvalidArgumentError(f"{name} must be one of 1, 0, true, false", hint=f"{name}=1")
-    return _FLAGS[raw]
-
-
-def _subject_param(params: Mapping[str, str]) -> str | None:
-    subject = params.get("subject") or None
-    if subject and len(subject) > MAX_SUBJECT_CHARS:
-        raise InvalidArgumentError(f"subject must be at most {MAX_SUBJECT_CHARS} characters")
-    return subject
-
-
 async def _read_limited(request: Request, limit: int) -> bytes | None:
     """The request body, or None when it is longer than ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
@@ -398,39 +505,6 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
         if len(body) > limit:
             return None
     return bytes(body)
-
-
-_SEARCH_ID = frozenset("0123456789abcdef")
-
-
-def _click_body(body: bytes, config: ServerConfig) -> dict[str, Any]:
-    """The validated fields of a /click body: ``{"q", "url", "rank"[, "search_id"]}``."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgumentError(
-            "the body must be a JSON object", hint='send {"q": ..., "url": ..., "rank": 1}'
-        ) from None
-    if not isinstance(data, dict):
-        raise InvalidArgumentError("the body must be a JSON object")
-    q, url, rank = data.get("q"), data.get("url"), data.get("rank")
-    search_id = data.get("search_id")
-    if not isinstance(q, str) or len(q) > config.max_query_chars:
-        raise InvalidArgumentError(f"q must be a string of at most {config.max_query_chars} chars")
-    if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS:
-        raise InvalidArgumentError(f"url must be a string of 1 to {MAX_URL_CHARS} characters")
-    highest = config.max_limit * config.max_page
-    if isinstance(rank, float) and rank.is_integer():  # JSON Schema's integer: 3.0 is one
-        rank = int(rank)
-    if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= highest:
-        raise InvalidArgumentError(f"rank must be a whole number from 1 to {highest}")
-    if search_id is not None and (
-        not isinstance(search_id, str)
-        or not 0 < len(search_id) <= 32
-        or not set(search_id) <= _SEARCH_ID
-    ):
-        raise InvalidArgumentError("search_id must be the search_id a search returned")
-    return {"q": normalise_query(q), "url": url, "rank": rank, "id": search_id}
 
 
 async def _follow_rebuilds(searcher: Searcher, every: float, settled: str) -> None:
@@ -475,7 +549,7 @@ def _page_html(config: ServerConfig) -> str:
     return template.replace("{{CONFIG}}", blob).replace("{{VERSION}}", html.escape(__version__))
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> FastAPI:
     """App factory for uvicorn workers: the config comes from :data:`CONFIG_ENV`."""
     return create_app(ServerConfig.from_env(os.environ.get(CONFIG_ENV, "{}")))
 
@@ -525,320 +599,11 @@ def serve(config: ServerConfig, *, host: str, port: int, workers: int, log_level
             shutil.rmtree(own_metrics_dir, ignore_errors=True)
 
 
-def _param(
-    name: str, schema: dict[str, Any], description: str, required: bool = False
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": required,
-        "schema": schema,
-        "description": description,
-    }
-
-
-_ERROR = {
-    "description": "Invalid parameter",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-}
-
-
 def openapi(config: ServerConfig) -> dict[str, Any]:
-    """OpenAPI 3.1 description of the API with ``config``'s limits (served at ``/openapi.json``)."""
-    q = {"type": "string", "maxLength": config.max_query_chars}
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "quicksearch",
-            "version": __version__,
-            "description": "Full-text search over question-and-answer pages.",
-        },
-        "paths": {
-            "/search": {
-                "get": {
-                    "summary": "Ranked pages for a query, with highlighted title and snippet",
-                    "parameters": [
-                        _param(
-                            "q",
-                            q,
-                            'Query: words, "phrase", -excluded, a OR b, subject:name',
-                        ),
-                        _param(
-                            "page",
-                            {
-                                "type": "integer",
-                                "minimum": 1,
-                                "maximum": config.max_page,
-                                "default": 1,
-                            },
-                            "Page of results",
-                        ),
-                        _param(
-                            "limit",
-                            {
-                                "type": "integer",
-                                "minimum": 1,
-                                "maximum": config.max_limit,
-                                "default": 10,
-                            },
-                            "Results per page",
-                        ),
-                        _param(
-                            "subject",
-                            {"type": "string", "maxLength": MAX_SUBJECT_CHARS},
-                            "Only this subject (any spelling); unknown subjects match nothing",
-                        ),
-                        _param(
-                            "typing",
-                            {"type": "string", "enum": list(_FLAGS), "default": "0"},
-                            "Sent while the visitor is still typing (search as you type): the "
-                            "query report folds it into the longer query typed next",
-                        ),
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "One page of results",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/SearchResults"}
-                                }
-                            },
-                        },
-                        "400": _ERROR,
-                    },
-                }
-            },
-            "/suggest": {
-                "get": {
-                    "summary": "Completions of the query's last word",
-                    "parameters": [
-                        _param("q", q, "What was typed so far"),
-                        _param(
-                            "limit",
-                            {
-                                "type": "integer",
-                                "minimum": 1,
-                                "maximum": MAX_COMPLETIONS,
-                                "default": 8,
-                            },
-                            "Most completions to return",
-                        ),
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "Completions, most frequent first",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Completions"}
-                                }
-                            },
-                        },
-                        "400": _ERROR,
-                    },
-                }
-            },
-            "/related": {
-                "get": {
-                    "summary": "The pages most like one page (never itself nor its twins)",
-                    "parameters": [
-                        _param(
-                            "url",
-                            {"type": "string", "minLength": 1, "maxLength": MAX_URL_CHARS},
-                            "The page's url, as its front matter has it",
-                            required=True,
-                        ),
-                        _param(
-                            "limit",
-                            {
-                                "type": "integer",
-                                "minimum": 1,
-                                "maximum": config.max_limit,
-                                "default": 5,
-                            },
-                            "Most pages to return",
-                        ),
-                        _param(
-                            "subject",
-                            {"type": "string", "maxLength": MAX_SUBJECT_CHARS},
-                            "Only pages of this subject (any spelling)",
-                        ),
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "Related pages, best first",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {
-                                            "url": {"type": "string"},
-                                            "hits": {
-                                                "type": "array",
-                                                "items": {"$ref": "#/components/schemas/Hit"},
-                                            },
-                                        },
-                                    }
-                                }
-                            },
-                        },
-                        "400": _ERROR,
-                        "404": _ERROR,
-                    },
-                }
-            },
-            "/click": {
-                "post": {
-                    "summary": "Report which result a visitor opened (for the query report)",
-                    "description": "What the search page's beacon sends. No cookies are read or "
-                    "set and nothing about the visitor is recorded.",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Click"}},
-                            "text/plain": {"schema": {"$ref": "#/components/schemas/Click"}},
-                        },
-                    },
-                    "responses": {
-                        "204": {"description": "Recorded"},
-                        "400": _ERROR,
-                        "413": _ERROR,
-                        "404": {
-                            "description": "No page with this url is in the index",
-                            "content": _ERROR["content"],
-                        },
-                    },
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics (text exposition format)",
-                    "responses": {
-                        "200": {
-                            "description": "Requests by endpoint and status, latency histogram, "
-                            "zero-result searches, clicks, documents and age of the live index",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
-            "/health": {
-                "get": {
-                    "summary": "Index generation and document count",
-                    "responses": {
-                        "200": {
-                            "description": "The index is open and searchable",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Health"}
-                                }
-                            },
-                        },
-                        "503": {"description": "The index cannot be read"},
-                    },
-                }
-            },
-        },
-        "components": {
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": {"type": "string"}, "hint": {"type": "string"}},
-                },
-                "Hit": {
-                    "type": "object",
-                    "required": ["url", "title", "title_html", "subject", "score", "snippet"],
-                    "properties": {
-                        "url": {"type": "string"},
-                        "title": {"type": "string", "description": "The question, plain text"},
-                        "title_html": {
-                            "type": "string",
-                            "description": "Escaped title with <mark> around matches",
-                        },
-                        "subject": {"type": "string"},
-                        "date": {"type": ["string", "null"], "format": "date"},
-                        "score": {"type": "number"},
-                        "snippet": {
-                            "type": "string",
-                            "description": "Escaped passage with <mark> around matches",
-                        },
-                    },
-                },
-                "SearchResults": {
-                    "type": "object",
-                    "required": ["query", "total", "page", "hits", "facets"],
-                    "properties": {
-                        "query": {"type": "string"},
-                        "total": {
-                            "type": "integer",
-                            "description": "Matching questions; a lower bound (at least 10,000) "
-                            "when total_is_exact is false",
-                        },
-                        "total_is_exact": {"type": "boolean"},
-                        "page": {"type": "integer"},
-                        "limit": {"type": "integer"},
-                        "pages": {"type": "integer"},
-                        "suggestion": {
-                            "type": ["string", "null"],
-                            "description": "A corrected query (did you mean)",
-                        },
-                        "facets": {
-                            "type": "object",
-                            "additionalProperties": {"type": "integer"},
-                            "description": "Matching pages per subject",
-                        },
-                        "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
-                        "search_id": {
-                            "type": "string",
-                            "description": "Names this search for /click (only when the "
-                            "server keeps a query log)",
-                        },
-                    },
-                },
-                "Click": {
-                    "type": "object",
-                    "required": ["q", "url", "rank"],
-                    "properties": {
-                        "q": {"type": "string", "maxLength": config.max_query_chars},
-                        "url": {"type": "string", "minLength": 1, "maxLength": MAX_URL_CHARS},
-                        "rank": {
-                            "type": "integer",
-                            "minimum": 1,
-                            "maximum": config.max_limit * config.max_page,
-                            "description": "Position of the opened result, 1 = first of page 1",
-                        },
-                        "search_id": {
-                            "type": "string",
-                            "pattern": "^[0-9a-f]{1,32}$",
-                            "description": "The search_id of the search that showed it",
-                        },
-                    },
-                },
-                "Completions": {
-                    "type": "object",
-                    "required": ["query", "prefix", "completions", "queries"],
-                    "properties": {
-                        "query": {"type": "string"},
-                        "prefix": {"type": "string"},
-                        "completions": {"type": "array", "items": {"type": "string"}},
-                        "queries": {"type": "array", "items": {"type": "string"}},
-                    },
-                },
-                "Health": {
-                    "type": "object",
-                    "required": ["status", "documents", "generation"],
-                    "properties": {
-                        "status": {"type": "string"},
-                        "documents": {"type": "integer"},
-                        "generation": {"type": "string"},
-                        "built_at": {"type": "string"},
-                        "schema_version": {"type": "integer"},
-                        "version": {"type": "string"},
-                    },
-                },
-            }
-        },
-    }
+    """The OpenAPI 3.1 document of the API with ``config``'s limits (served at ``/openapi.json``),
+    written by FastAPI from the endpoints' declarations."""
+    document: dict[str, Any] = create_app(config).state.openapi
+    return document
 
 
 #: The description for the default limits.
