@@ -9,7 +9,8 @@ declaration validates requests and writes the OpenAPI document served at ``/open
 - ``POST /click``: which result a visitor opened (the page's beacon), for the query report;
 - ``GET /health``: index generation and document count, for monitoring;
 - ``GET /metrics``: Prometheus metrics (requests, latency, zero-result searches, clicks, index);
-- ``GET /``: a self-contained search-as-you-type page.
+- ``GET /``: a self-contained search-as-you-type page;
+- ``GET /widget.js``: the ``<quick-search>`` element, for other sites' pages.
 
 One Searcher serves every request of a process; a background task switches it to a new index
 generation (a nightly rebuild) while requests keep being answered from the old one. With a
@@ -378,6 +379,21 @@ def _face_routes(app: FastAPI, config: ServerConfig, state: _State, metrics: Ser
                     "style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
                     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
                 ),
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    widget = resources.files("quicksearch").joinpath("web/widget.js").read_bytes()
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget_js() -> Response:
+        # Loaded by other sites' pages (a classic script needs no CORS); cached for an hour.
+        return Response(
+            widget,
+            headers={
+                "Content-Type": "text/javascript; charset=utf-8",
+                "Cache-Control": "public, max-age=3600",
+                "Cross-Origin-Resource-Policy": "cross-origin",
                 "X-Content-Type-Options": "nosniff",
             },
         )

@@ -186,6 +186,16 @@ def test_page_is_self_contained(client: TestClient) -> None:
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", body)
 
 
+def test_the_widget_script_is_served_for_other_sites(client: TestClient) -> None:
+    response = client.get("/widget.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["cross-origin-resource-policy"] == "cross-origin"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert 'customElements.define("quick-search"' in response.text
+    assert client.head("/widget.js").status_code == 200
+
+
 def test_link_base_is_escaped_into_the_page(tmp_path: Path) -> None:
     index_dir = tmp_path / "ix"
     build_index(FIXTURES / "pages", index_dir, jobs=1)
