@@ -165,7 +165,7 @@ def create_app(
                 state.current().close()
 
     # Outermost, so that every answer is counted, CORS refusals and errors included.
-    middleware = [Middleware(_Instrumented, metrics=metrics), Middleware(_HeadAsGet)]
+    middleware = [Middleware(_Instrumented, metrics=metrics)]
     if config.cors_origins:
         middleware.append(
             Middleware(
@@ -464,28 +464,10 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return _error(500, "internal error", "this is a bug in quicksearch")
 
 
-class _HeadAsGet:
-    """ASGI middleware: a HEAD request is answered as its GET, without the body (as Starlette's
-    own routes do; FastAPI's declare GET alone)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_head(message: Message) -> None:
-            if message["type"] == "http.response.body":
-                message = {**message, "body": b""}
-            await send(message)
-
-        await self.app({**scope, "method": "GET"}, receive, send_head)
-
-
 class _Instrumented:
-    """ASGI middleware: counts each answer by endpoint and status, and times it."""
+    """ASGI middleware: counts each answer by endpoint and status, and times it. It also
+    answers a HEAD request as its GET without the body, as Starlette's own routes do (FastAPI's
+    declare GET alone); one middleware rather than two, as each layer costs every request."""
 
     def __init__(self, app: ASGIApp, metrics: ServerMetrics) -> None:
         self.app = app
@@ -497,11 +479,16 @@ class _Instrumented:
             return
         started = time.perf_counter()
         status = 500
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
 
         async def send_and_note(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
