@@ -61,13 +61,16 @@ def main() -> None:
         start_rss, start_objects = rss_mib(), len(gc.get_objects())
         print(f"{'searches':>9} {'RSS MiB':>8} {'+MiB':>6} {'GC objects':>11} {'+objects':>9} "
               f"{'full gc ms':>10} {'slowest ms':>10}  cache bytes")
-        slowest, done = 0.0, 0
+        slowest, slowest_query, over, done = 0.0, "", 0, 0
         while done < args.searches:
             for _ in range(min(args.every, args.searches - done)):
                 q = junk_query(rng)
                 started = time.perf_counter()
                 searcher.search(q, limit=10)
-                slowest = max(slowest, time.perf_counter() - started)
+                took = time.perf_counter() - started
+                if took > slowest:
+                    slowest, slowest_query = took, q
+                over += took > 0.05
                 done += 1
             objects = len(gc.get_objects())
             row = {
@@ -78,14 +81,17 @@ def main() -> None:
                 "gc_growth": objects - start_objects,
                 "full_gc_ms": round(full_collection_ms(), 1),
                 "slowest_ms": round(slowest * 1000, 1),
+                "slowest_query": slowest_query,
+                "over_50ms": over,
                 "caches": searcher.cache_sizes(),
             }
             rows.append(row)
             caches = " ".join(f"{k}={v:,}" for k, v in row["caches"].items())
             print(f"{done:>9,} {row['rss_mib']:>8} {row['rss_growth_mib']:>6} "
                   f"{objects:>11,} {row['gc_growth']:>9,} {row['full_gc_ms']:>10} "
-                  f"{row['slowest_ms']:>10}  {caches}", flush=True)
-            slowest = 0.0
+                  f"{row['slowest_ms']:>10}  {caches}  (slowest: {slowest_query!r}; "
+                  f"{over} over 50 ms)", flush=True)
+            slowest, slowest_query, over = 0.0, "", 0
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 
