@@ -80,7 +80,7 @@ class EmbeddedEngine:
         self.searcher: WhooshSearcher = self.index.searcher()
         self.ranker = Ranker(IndexPostings(self.searcher.reader(), generation.path), settings)
         self._vocabulary: Vocabulary | None = None
-        self._questions: list[tuple[str, int, str]] | None = None
+        self._questions: tuple[list[str], np.ndarray] | None = None
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -136,38 +136,37 @@ class EmbeddedEngine:
     def question_phrase(
         self, words: Sequence[str], subject_keys: list[str], start: int, count: int
     ) -> Rows:
-        questions = self._question_texts()
+        texts, order = self._question_texts()
         ranker = self.ranker
-        allowed = ranker.subject_mask(subject_keys) if subject_keys else None
         needle = f" {' '.join(words)} "
-        found = [
-            (length, url, docnum)
-            for docnum, (text, length, url) in enumerate(questions)
-            if needle in text and ranker.is_live(docnum) and (allowed is None or allowed[docnum])
-        ]
-        found.sort()
-        seen: set[int] = set()
-        distinct = []
-        for _, _, docnum in found:
-            code = ranker.question_code(docnum)
-            if code not in seen:
-                seen.add(code)
-                distinct.append(docnum)
+        # The scan is the only per-page Python step; the rest is done on arrays, as a stop
+        # word such as "the" is in 20,000 questions (85 ms a search when each was a tuple).
+        holds = np.fromiter((needle in text for text in texts), dtype=bool, count=len(texts))
+        holds &= ranker.pages.live
+        if subject_keys:
+            holds &= ranker.subject_mask(subject_keys)
+        found = order[holds[order]]  # shortest question first, then by url
+        codes = ranker.pages.question_codes[found]
+        _, first = np.unique(codes, return_index=True)  # each question once, its first page
+        distinct = found[np.sort(first)]
         stored = self.searcher.stored_fields
-        rows = [(stored(n), 1.0) for n in distinct[start : start + count]]
+        rows = [(stored(int(n)), 1.0) for n in distinct[start : start + count]]
         return Rows(rows, len(distinct), {}, True)
 
-    def _question_texts(self) -> list[tuple[str, int, str]]:
+    def _question_texts(self) -> tuple[list[str], np.ndarray]:
         # Stop words are in no index field: read the questions once per generation, as
-        # " word word " strings with their word count and url. It takes about 0.4 s for 36,000
-        # pages, so warm() does it, before a switch, rather than the first stop-word query
-        # under the searcher's lock.
+        # " word word " strings, and the pages in the order stop-word queries list them
+        # (fewest words first, then by url). It takes about 0.4 s for 36,000 pages, so warm()
+        # does it, before a switch, rather than the first stop-word query under the
+        # searcher's lock.
         if self._questions is None:
-            questions = []
-            for fields in self.searcher.reader().all_stored_fields():
+            texts, keys = [], []
+            for docnum, fields in enumerate(self.searcher.reader().all_stored_fields()):
                 plain = plain_words(str(fields.get("question", "")))
-                questions.append((f" {' '.join(plain)} ", len(plain), str(fields.get("url", ""))))
-            self._questions = questions
+                texts.append(f" {' '.join(plain)} ")
+                keys.append((len(plain), str(fields.get("url", "")), docnum))
+            order = np.array([k[2] for k in sorted(keys)], dtype=np.int64)
+            self._questions = (texts, order)
         return self._questions
 
     def _phrase_clause(self, words: tuple[str, ...]) -> Clause:
