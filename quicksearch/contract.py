@@ -1,8 +1,9 @@
 """The HTTP API's contract, declared once: pydantic models of what the server answers and of
 the /click body, the parameters' limits, and how a validation error becomes a 400.
 
-``server.py`` declares each endpoint's parameters with these limits (FastAPI ``Query``), so
-FastAPI both validates requests and writes ``/openapi.json`` from the same declaration; the
+``server.py`` declares each endpoint's parameters with these limits (FastAPI ``Query``):
+FastAPI writes ``/openapi.json`` from that declaration, and a pydantic model built from the
+same signature validates each request (``server._served``); the
 response models below are the documented bodies (the endpoints build them as plain dicts, as
 ``SearchResults.to_dict`` does, unvalidated on the way out; schemathesis's response checks in
 ``tests/test_contract.py`` hold the two together).

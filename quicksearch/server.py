@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import gc
 import html
+import inspect
 import json
 import logging
 import os
@@ -35,13 +36,16 @@ from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
-from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import ValidationError, create_model
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quicksearch.analytics import QueryLog, new_search_id, normalise_query
@@ -134,7 +138,7 @@ def create_app(
     *,
     searcher: Searcher | None = None,
     settings: Settings = DEFAULT_SETTINGS,
-) -> FastAPI:
+) -> Starlette:
     """The ASGI app for ``config``; it opens its own Searcher unless one is given."""
     config = config or ServerConfig()
     if config.synonyms and settings.synonyms != config.synonyms:
@@ -143,7 +147,7 @@ def create_app(
     metrics = ServerMetrics()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         own = searcher is None
         state.searcher = searcher or Searcher(config.index_dir, settings=settings)
         if config.query_log:
@@ -175,36 +179,79 @@ def create_app(
                 max_age=600,
             )
         )
-    app = FastAPI(
+    # The endpoints are declared once, on a FastAPI app that writes /openapi.json from them;
+    # requests are served by Starlette routes that validate with a pydantic model made from
+    # the same declarations (see _served). Served through FastAPI, its per-request machinery
+    # cost 0.4-0.8 ms of a 13 ms /search (about 5%) and 0.3 ms of a /suggest in-process; one
+    # model_validate costs about 2 us.
+    declared = FastAPI(
         title="quicksearch",
         version=__version__,
         description="Full-text search over question-and-answer pages.",
-        openapi_url=None,  # served below, with the errors as they are (400, not 422)
+        openapi_url=None,
         docs_url=None,
         redoc_url=None,
-        middleware=middleware,
-        lifespan=lifespan,
-        exception_handlers={
-            RequestValidationError: _invalid_request,
-            HTTPException: _http_error,
-            Exception: _internal_error,
-        },
     )
-    _api_routes(app, config, state, metrics)
-    _click_route(app, config, state, metrics)
-    _face_routes(app, config, state, metrics)
-    document = app.openapi()
+    _api_routes(declared, config, state, metrics)
+    _click_route(declared, config, state, metrics)
+    _face_routes(declared, config, state, metrics)
+    document = declared.openapi()
     document.setdefault("components", {}).setdefault("schemas", {})["Click"] = (
-        app.state.click_schema
+        declared.state.click_schema
     )
     finish_openapi(document)
+    declared.state.openapi = document  # what /openapi.json serves
+    app = Starlette(
+        routes=[_served(route) for route in declared.routes if isinstance(route, APIRoute)],
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _internal_error},
+    )
     app.state.openapi = document
     return app
 
 
+def _served(route: APIRoute) -> Route:
+    """A Starlette route for a declared endpoint: its query parameters validated by one
+    pydantic model built from the endpoint's own annotations (so validation and the OpenAPI
+    document come from one declaration), then the endpoint called (off the event loop when
+    it is a plain function)."""
+    endpoint = route.endpoint
+    parameters = inspect.signature(endpoint).parameters
+    methods = sorted(route.methods or ["GET"])
+    if any(p.annotation is Request for p in parameters.values()):
+        return Route(route.path, endpoint, methods=methods)  # reads the request itself
+    if not parameters:
+
+        async def plain(request: Request) -> Response:
+            if inspect.iscoroutinefunction(endpoint):
+                return await endpoint()  # type: ignore[no-any-return]
+            return await run_in_threadpool(endpoint)  # type: ignore[no-any-return]
+
+        return Route(route.path, plain, methods=methods)
+    empty = inspect.Parameter.empty
+    model = create_model(
+        f"{route.name}_query",
+        **{
+            name: (p.annotation, ... if p.default is empty else p.default)
+            for name, p in parameters.items()
+        },
+    )
+
+    async def validated(request: Request) -> Response:
+        try:
+            params = model.model_validate(dict(request.query_params))
+        except ValidationError as exc:
+            return _error(400, *describe_errors(exc.errors()))
+        result: Response = await run_in_threadpool(endpoint, **dict(params))
+        return result
+
+    return Route(route.path, validated, methods=methods)
+
+
 def _api_routes(app: FastAPI, config: ServerConfig, state: _State, metrics: ServerMetrics) -> None:
-    """The JSON endpoints, their parameters and limits declared once (FastAPI validates with
-    them and writes /openapi.json from them)."""
+    """The JSON endpoints, their parameters and limits declared once: FastAPI writes
+    /openapi.json from these signatures and ``_served`` validates requests with them."""
     Query_ = Annotated[
         str,
         Query(
@@ -444,11 +491,6 @@ class _Answer(HTTPException):
         self.hint = hint
 
 
-async def _invalid_request(request: Request, exc: Exception) -> Response:
-    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return _error(400, *describe_errors(list(errors)))
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
@@ -552,7 +594,7 @@ def _page_html(config: ServerConfig) -> str:
     return template.replace("{{CONFIG}}", blob).replace("{{VERSION}}", html.escape(__version__))
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> Starlette:
     """App factory for uvicorn workers: the config comes from :data:`CONFIG_ENV`."""
     return create_app(ServerConfig.from_env(os.environ.get(CONFIG_ENV, "{}")))
 
