@@ -36,9 +36,7 @@ except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None  # type: ignore[assignment]
 
 _missing = [
-    name
-    for name, ok in (("chromium", CHROMIUM), ("playwright", sync_playwright))
-    if not ok
+    name for name, ok in (("chromium", CHROMIUM), ("playwright", sync_playwright)) if not ok
 ]
 if _missing and REQUIRED:
     raise RuntimeError(f"browser tests required but missing: {', '.join(_missing)}")
@@ -146,24 +144,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read() if process.stdout else ""
-                    pytest.fail(f"quicksearch serve did not start:\n{output}")
-                time.sleep(0.2)
+        wait_until_serving(process, base)
         yield base
     finally:
-        process.terminate()
+        stop(process)
+
+
+def wait_until_serving(process: subprocess.Popen[str], base: str) -> None:
+    """Wait until the server at ``base`` answers /health (fail with its output if it dies)."""
+    deadline = time.monotonic() + 30
+    while True:
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read() if process.stdout else ""
+                pytest.fail(f"quicksearch serve did not start:\n{output}")
+            time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,14 +23,14 @@ import pytest
 from quicksearch import build_index
 
 from .conftest import CLI, write_page
-from .test_browser import (
+from .test_browser import (  # noqa: F401 - browser: the page tests' Chromium fixture
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     ENERGY_PAGES,
+    browser,
     free_port,
-    pytestmark,  # noqa: F401 - the same skip (or requirement) as the page's tests
-    sync_playwright,
+    pytestmark,  # the same skip (or requirement) as the page's tests
+    stop,
+    wait_until_serving,
 )
 
 try:
@@ -116,41 +115,19 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         statics.append(httpd)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    output = server.stdout.read() if server.stdout else ""
-                    pytest.fail(f"quicksearch serve did not start:\n{output}")
-                time.sleep(0.2)
+        wait_until_serving(server, base)
         yield {"server": base, "site": site, "other": other, "log": log}
     finally:
         for httpd in statics:
             httpd.shutdown()
             httpd.server_close()
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    assert sync_playwright is not None
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        stop(server)
 
 
 @pytest.fixture
-def browser_page(chromium: object) -> Iterator[object]:
+def browser_page(browser: object) -> Iterator[object]:  # noqa: F811 - the fixture
     # bypass_csp: axe is injected into the server's own page, whose CSP allows only its script.
-    context = chromium.new_context(viewport={"width": 1000, "height": 800}, bypass_csp=True)  # type: ignore[attr-defined]
+    context = browser.new_context(viewport={"width": 1000, "height": 800}, bypass_csp=True)  # type: ignore[attr-defined]
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
