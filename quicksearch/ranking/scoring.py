@@ -183,15 +183,22 @@ class ScoringModel:
         # Many pages: each list is scattered once over every page and the pages read back,
         # instead of a binary search per list (the same sums, added in the same order).
         dense = len(docs) * DENSE_SHARE > self.size
+        if dense:
+            # One pair of page-wide buffers for all the variants, cleared list by list after
+            # each: a prefix has dozens of forms, and zeroing 36,000 pages per form cost more
+            # than scoring them.
+            spread = np.zeros(self.size, dtype=np.float32)
+            held = np.zeros(self.size, dtype=bool)
         for weight, lists in plan.variants:
             if dense:
-                spread = np.zeros(self.size, dtype=np.float32)
-                held = np.zeros(self.size, dtype=bool)
                 for lst in lists:
                     spread[lst.ids] += lst.values(np.arange(len(lst.ids)))
                     held[lst.ids] = True
                 scores = spread[docs]
                 present |= held[docs]
+                for lst in lists:
+                    spread[lst.ids] = 0.0
+                    held[lst.ids] = False
             else:
                 scores = np.zeros(len(docs), dtype=np.float32)
                 for lst in lists:
