@@ -13,7 +13,9 @@ MRR@10 and S@10 of each engine (metrics as eval_dev.py computes them). Then late
 of each engine through the library (snippets included) and, with --corpus, of raw Typesense
 on the same nodes as relevance.py configures it (built as ``NAME_raw`` when missing). Last,
 the worst disagreements, each with its cause: a page the embedded engine ranks that the
-cluster did not return (``missing candidate``), the same pages scored differently
+cluster does not list (``missing page``; ``same question, another page`` when the cluster
+lists another page asking that question with the same score, ``equal scores at the cut``
+when it scores exactly as the cluster's last hit), the same pages scored differently
 (``different statistics``), or a different total.
 """
 
@@ -41,6 +43,7 @@ def answer(searcher: Any, query: str) -> tuple[dict[str, Any], float]:
     ms = (time.perf_counter() - started) * 1000
     return {
         "urls": [hit.url for hit in results.hits],
+        "titles": [hit.title for hit in results.hits],
         "scores": [hit.score for hit in results.hits],
         "total": results.total,
         "facets": dict(results.facets),
@@ -55,10 +58,25 @@ def compare(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
     score_b = dict(zip(b, theirs["scores"], strict=True))
     diff = max((abs(score_a[u] - score_b[u]) for u in shared), default=0.0)
     missing = [u for u in a if u not in shared]
+    lowest = min(theirs["scores"], default=0.0)
+    title_a = dict(zip(a, ours["titles"], strict=True))
+    questions_b = {
+        (t, round(v, 4)) for t, v in zip(theirs["titles"], theirs["scores"], strict=True)
+    }
     if a == b and ours["total"] == theirs["total"]:
         cause = ""
+    elif missing and all(
+        (title_a[u], round(score_a[u], 4)) in questions_b for u in missing
+    ):
+        # Pages asking the same question count once, as the first of them: which one is first
+        # follows the page numbers (by url on the cluster, by build order on a folder).
+        cause = "same question, another page"
+    elif missing and all(abs(score_a[u] - lowest) <= 1e-4 for u in missing):
+        # The page the cluster left out scores as its last: equal scores at the cut, ordered
+        # by page number, which follows the url on the cluster and the build on a folder.
+        cause = "equal scores at the cut"
     elif missing:
-        cause = "missing candidate"
+        cause = "missing page"
     elif diff > 1e-4:
         cause = "different statistics"
     elif ours["total"] != theirs["total"]:

@@ -7,7 +7,7 @@ types stay in the Searcher, so both engines answer the same query the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from quicksearch.config import Settings
@@ -15,8 +15,9 @@ from quicksearch.errors import QuickSearchError
 from quicksearch.expansion import Vocabulary
 from quicksearch.models import IndexStats
 from quicksearch.query import Clause
+from quicksearch.ranking import Ranker
 
-__all__ = ["Engine", "GenerationGoneError", "Location", "Rows"]
+__all__ = ["Engine", "GenerationGoneError", "Location", "Rows", "ranked_rows"]
 
 
 class GenerationGoneError(QuickSearchError):
@@ -87,3 +88,35 @@ class Location(Protocol):
 
     def expire(self) -> None:
         """Forget any cached idea of the live generation (the next signature() reads it)."""
+
+
+def ranked_rows(
+    ranker: Ranker,
+    clauses: list[Clause],
+    excluded: list[Clause],
+    subject_keys: list[str],
+    window: tuple[int, int],
+    collapse: bool,
+    settings: Settings,
+    stored: Callable[[list[int]], list[dict[str, Any]]],
+) -> Rows:
+    """One window (``start``, ``count``) of ``ranker``'s list, with the stored fields of its
+    pages (``stored`` reads them by page number): both engines' ``run``."""
+    start, count = window
+    allowed = ranker.subject_mask(subject_keys) if subject_keys else None
+    ranked = ranker.rank(
+        clauses,
+        excluded=excluded,
+        allowed=allowed,
+        start=start,
+        count=count,
+        collapse=collapse,
+        settings=settings,
+    )
+    rows = stored(ranked.docnums)
+    return Rows(
+        list(zip(rows, ranked.scores, strict=True)),
+        ranked.total,
+        ranked.facets,
+        ranked.total_is_exact,
+    )

@@ -58,8 +58,9 @@ class PostingSource(Protocol):
     averages: dict[str, float]  # per field, the collection's average length
     documents: int  # live pages of the whole collection (the idf's N)
 
-    def read(self, field: str, terms: Sequence[str]) -> list[Postings | None]:
-        """Per term, its postings in ``field``; None for a term in no page at all."""
+    def read(self, pairs: Sequence[tuple[str, str]]) -> list[Postings | None]:
+        """Per ``(field, term)`` pair, its postings; None for a term in no page of the field.
+        All at once: a source may read them in one request."""
 
     def clause_count(self, terms: Sequence[str]) -> int | None:
         """Pages holding any of ``terms``, when the source knows it better than its lists."""
@@ -150,11 +151,8 @@ class PostingCache:
             missing = [
                 p for p in dict.fromkeys(pairs) if p not in self._cache and p not in self._absent
             ]
-        by_field: dict[str, list[str]] = {}
-        for field, term in missing:
-            by_field.setdefault(field, []).append(term)
-        for field, terms in by_field.items():
-            for term, read in zip(terms, self.source.read(field, terms), strict=True):
+        if missing:
+            for (field, term), read in zip(missing, self.source.read(missing), strict=True):
                 if read is None:
                     with self._lock:
                         if len(self._absent) >= self._absent_limit:

@@ -18,7 +18,7 @@ from whoosh.searching import Searcher as WhooshSearcher
 import quicksearch.engines.embedded.schema  # noqa: F401
 from quicksearch.analysis import plain_words
 from quicksearch.config import SCHEMA_VERSION, Settings
-from quicksearch.engines.base import Rows
+from quicksearch.engines.base import Rows, ranked_rows
 from quicksearch.engines.embedded.segments import IndexPostings, load_vocabulary
 from quicksearch.engines.embedded.storage import (
     Generation,
@@ -111,22 +111,19 @@ class EmbeddedEngine:
         collapse: bool,
         settings: Settings,
     ) -> Rows:
-        ranker = self.ranker
         clauses = clauses + [self._phrase_clause(p) for p in phrases]
         excluded = excluded + [self._phrase_clause(p) for p in excluded_phrases]
-        allowed = ranker.subject_mask(subject_keys) if subject_keys else None
-        ranked = ranker.rank(
-            clauses,
-            excluded=excluded,
-            allowed=allowed,
-            start=start,
-            count=count,
-            collapse=collapse,
-            settings=settings,
-        )
         stored = self.searcher.stored_fields
-        rows = [(stored(n), s) for n, s in zip(ranked.docnums, ranked.scores, strict=True)]
-        return Rows(rows, ranked.total, ranked.facets, ranked.total_is_exact)
+        return ranked_rows(
+            self.ranker,
+            clauses,
+            excluded,
+            subject_keys,
+            (start, count),
+            collapse,
+            settings,
+            lambda docnums: [stored(n) for n in docnums],
+        )
 
     def question_counts(
         self, groups: Sequence[Sequence[str]], probes: Sequence[tuple[int, str]]

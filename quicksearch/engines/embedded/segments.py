@@ -70,7 +70,18 @@ class IndexPostings:
         totals = {f: reader.field_length(f) - float(self.lengths[f][dead].sum()) for f in fields}
         self.averages = {f: max(1.0, t / live_count) for f, t in totals.items()}
 
-    def read(self, field: str, terms: Sequence[str]) -> list[Postings | None]:
+    def read(self, pairs: Sequence[tuple[str, str]]) -> list[Postings | None]:
+        """Per ``(field, term)``, its postings (see :meth:`_read_field`)."""
+        by_field: dict[str, list[int]] = {}
+        for i, (field, _) in enumerate(pairs):
+            by_field.setdefault(field, []).append(i)
+        out: list[Postings | None] = [None] * len(pairs)
+        for field, at in by_field.items():
+            for i, read in zip(at, self._read_field(field, [pairs[i][1] for i in at]), strict=True):
+                out[i] = read
+        return out
+
+    def _read_field(self, field: str, terms: Sequence[str]) -> list[Postings | None]:
         """Per term, its postings over every segment: per segment one binary search for all
         the terms in the side file's term table (Whoosh's own blocks where there is none)."""
         hashes = np.fromiter((term_hash(t) for t in terms), dtype=np.uint64, count=len(terms))
@@ -225,5 +236,3 @@ def load_vocabulary(
         return dict(data["terms"]), dict(data["words"])
     except (OSError, ValueError, KeyError, TypeError):
         return read_vocabulary(reader), {}
-
-

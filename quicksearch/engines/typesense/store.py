@@ -24,13 +24,12 @@ from quicksearch.models import Document
 
 #: Typesense fields: what is searched (analysed text, every term) and what filters/facets.
 #: Changes when the cluster's documents change shape (fields added); another layout is rebuilt.
-CLUSTER_LAYOUT = 2
+#: Layout 3: the ranker's tables beside the pages (see tables.py); no per-page term lists.
+CLUSTER_LAYOUT = 3
 PAGE_FIELDS: list[dict[str, Any]] = [
     {"name": "qt", "type": "string"},  # question terms (stems), in order
     {"name": "kt", "type": "string"},  # keyword terms
     {"name": "at", "type": "string"},  # answer terms
-    {"name": "terms", "type": "string[]"},  # every term of the page once, for filters
-    {"name": "qterms", "type": "string[]"},  # the question's terms once (question_counts)
     {"name": "qw", "type": "string"},  # the question's words, stop words kept (phrase search)
     {"name": "qlen", "type": "int32"},  # how many words qw has
     {"name": "url", "type": "string", "sort": True},
@@ -47,6 +46,8 @@ META_FIELDS: list[dict[str, Any]] = [
 ]
 #: The meta documents of the index as a whole (history, lease), not of one generation.
 GLOBAL = "index"
+#: How long a writer waits for every node to hold a new collection before switching.
+_REPLICATION_WAIT = 60.0
 #: Meta blobs are cut into parts of this many characters.
 _PART_CHARS = 2_000_000
 #: Seconds a generation no longer live or previous is kept for searchers still on it.
@@ -139,8 +140,6 @@ class Statistics:
             "kt": " ".join(kt),
             "at": " ".join(at),
             "qe": " ".join(question_words),
-            "terms": sorted({*qt, *kt, *at}),
-            "qterms": sorted(set(qt)),
             "qw": " ".join(plain),
             "qlen": len(plain),
         }
@@ -167,12 +166,31 @@ class Statistics:
                 "mode": mode,
             },
             "vocabulary": {
-                "df": {f: dict(c) for f, c in self.df.items()},
                 "terms": terms,
                 "words": dict(self.words),
                 "stems": stems,
             },
         }
+
+
+def wait_replicated(cluster: Cluster, collection: str, documents: int) -> None:
+    """Until every node answers with the whole collection (followers lag the leader)."""
+    deadline = time.monotonic() + _REPLICATION_WAIT
+    for node in cluster.each_node():
+        while True:
+            try:
+                info = node.collection(collection)
+            except QuickSearchError:
+                break  # a node that is down catches up from the log when it comes back
+            if info is not None and int(info.get("num_documents", -1)) >= documents:
+                break
+            if time.monotonic() > deadline:
+                raise QuickSearchError(
+                    f"the nodes did not all receive {collection} in time; the index was left as "
+                    "it was",
+                    hint="check the cluster's health and run the build again",
+                )
+            time.sleep(0.1)
 
 
 def write_meta(cluster: Cluster, alias: str, generation: str, kind: str, data: Any) -> None:

@@ -32,7 +32,14 @@ from quicksearch.engines.typesense.store import (
     next_generation,
     read_meta,
     set_history,
+    wait_replicated,
     write_meta,
+)
+from quicksearch.engines.typesense.tables import (
+    TableBuilder,
+    is_tables_of,
+    tables_collection,
+    write_tables,
 )
 from quicksearch.errors import IndexNotFoundError, NoPreviousGenerationError, QuickSearchError
 from quicksearch.location import ClusterLocation, parse_location
@@ -53,8 +60,8 @@ from quicksearch.sources import SourceRecord, SourceTable, pages_to_index, recor
 __all__ = ["build", "build_cluster", "rollback", "rollback_cluster", "update", "update_cluster"]
 
 _BATCH = 1000
-#: How long a build waits for every node to hold the new collection before switching.
-_REPLICATION_WAIT = 60.0
+#: Where each ranked field's terms are in a cluster document.
+_TERMS_OF = {"question": "qt", "keywords": "kt", "answer": "at", "question_exact": "qe"}
 
 
 def _items(source: Any, settings: Settings, jobs: int) -> tuple[Iterable[Any], int | None, str]:
@@ -66,7 +73,10 @@ def _items(source: Any, settings: Settings, jobs: int) -> tuple[Iterable[Any], i
 
 
 def _pages(
-    items: Iterable[tuple[SourceRecord, Document | None]], ticker: Ticker, stats: Statistics
+    items: Iterable[tuple[SourceRecord, Document | None]],
+    ticker: Ticker,
+    stats: Statistics,
+    tables: TableBuilder,
 ) -> Iterable[tuple[SourceTable, list[dict[str, Any]], list[Any]]]:
     """Cluster documents in batches; the last batch carries the source table."""
     records: dict[str, SourceRecord] = {}
@@ -75,6 +85,8 @@ def _pages(
     for _, doc in pages_to_index(items, records, extra, ticker.tick):
         page = stats.page(doc)
         page["digest"] = _digest(page)
+        terms = {f: str(page[k]).split() for f, k in _TERMS_OF.items()}
+        tables.add(page["url"], page["id"], page["subject"], page["question_key"], terms)
         batch.append(page)
         if len(batch) >= _BATCH:
             yield SourceTable(_kind(records), records), batch, extra
@@ -98,26 +110,6 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _wait_replicated(cluster: Cluster, collection: str, documents: int) -> None:
-    """Until every node answers with the whole collection (followers lag the leader)."""
-    deadline = time.monotonic() + _REPLICATION_WAIT
-    for node in cluster.each_node():
-        while True:
-            try:
-                info = node.collection(collection)
-            except QuickSearchError:
-                break  # a node that is down catches up from the log when it comes back
-            if info is not None and int(info.get("num_documents", -1)) >= documents:
-                break
-            if time.monotonic() > deadline:
-                raise QuickSearchError(
-                    f"the nodes did not all receive {collection} in time; the index was left as "
-                    "it was",
-                    hint="check the cluster's health and run the build again",
-                )
-            time.sleep(0.1)
-
-
 def _live_documents(cluster: Cluster, alias: str) -> tuple[str | None, int | None]:
     live = cluster.alias(alias)
     if live is None:
@@ -132,6 +124,10 @@ def _prune(cluster: Cluster, alias: str, keep: set[str]) -> None:
         if name not in keep:
             cluster.drop_collection(name)
             drop_meta(cluster, alias, name)
+    for info in cluster.collections():  # the ranker's tables of the generations dropped
+        generation = is_tables_of(str(info.get("name", "")), alias)
+        if generation is not None and generation not in keep:
+            cluster.drop_collection(str(info["name"]))
 
 
 def build_cluster(
@@ -162,11 +158,12 @@ def build_cluster(
             {"name": name, "fields": PAGE_FIELDS, "symbols_to_index": ["_", "."]}
         )
         stats = Statistics()
+        tables = TableBuilder()
         try:
 
             def write(callback: ProgressCallback | None) -> Any:
                 result = None
-                for table, batch, extra in _pages(items, Ticker(callback, total), stats):
+                for table, batch, extra in _pages(items, Ticker(callback, total), stats, tables):
                     cluster.import_documents(name, batch, action="upsert")
                     lease.renew()
                     result = (table, extra)
@@ -176,11 +173,13 @@ def build_cluster(
             indexed = stats.documents
             _mark_repeated(cluster, name, stats.repeated(), set())
             guard(live_count, (live_count or 0) - indexed, max_drop, force, "replace the index")
+            write_tables(cluster, alias, name, tables, lease.renew)
             _write_statistics(cluster, alias, name, stats, table, mode)
-            _wait_replicated(cluster, name, indexed)
+            wait_replicated(cluster, name, indexed)
         except BaseException:
             with contextlib.suppress(QuickSearchError):  # else the next writer drops it
                 cluster.drop_collection(name)
+                cluster.drop_collection(tables_collection(name, 1))
                 drop_meta(cluster, alias, name)
             raise
         past = history(cluster, alias)
@@ -278,12 +277,13 @@ def update_cluster(
         old = {d["id"]: d.get("digest", "") for d in rows}
         was_repeated = {d["id"] for d in rows if d.get("repeated")}
         stats = Statistics()
+        tables = TableBuilder()
         changed: list[dict[str, Any]] = []
         seen: set[str] = set()
 
         def read(callback: ProgressCallback | None) -> Any:
             result = None
-            for table, batch, extra in _pages(items, Ticker(callback, total), stats):
+            for table, batch, extra in _pages(items, Ticker(callback, total), stats, tables):
                 for page in batch:
                     seen.add(page["id"])
                     if old.get(page["id"]) != page["digest"]:
@@ -305,6 +305,7 @@ def update_cluster(
         rewritten = {p["id"] for p in changed}
         _mark_repeated(cluster, live, stats.repeated(), (was_repeated & seen) - rewritten)
         _write_statistics(cluster, alias, live, stats, table, "update")
+        write_tables(cluster, alias, live, tables, lease.renew)
     return BuildReport(
         indexed=len(changed),
         skipped=_skipped(table, extra, kind, source),
