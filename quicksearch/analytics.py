@@ -3,8 +3,10 @@
 The log is JSON lines, one event each, written off the request path:
 
 - ``{"t": "2026-12-02T07:40:01.123Z", "ev": "search", "q": "cell membrane", "subject": null,
-  "page": 1, "total": 12, "hits": 10, "suggestion": null, "ms": 3.1, "gen": "g000012",
-  "top": "Biology", "typing": false, "id": "5f0c1d2e3a4b"}``
+  "page": 1, "limit": 10, "total": 12, "hits": 10, "suggestion": null, "ms": 3.1,
+  "gen": "g000012", "top": "Biology", "typing": false, "id": "5f0c1d2e3a4b",
+  "shown": ["/learn/...", ...]}`` (``shown``: the urls of the page, in order, which
+  ``quicksearch learn`` reads clicks against)
 - ``{"t": ..., "ev": "click", "q": "cell membrane", "url": "/learn/...", "rank": 1, "id": ...}``
 
 Nothing about the visitor is recorded: no address, user agent, cookie or any identifier that
@@ -44,6 +46,7 @@ __all__ = [
     "QueryLogError",
     "QueryReport",
     "build_report",
+    "log_lines",
     "new_search_id",
     "normalise_query",
 ]
@@ -268,7 +271,7 @@ def parse_moment(text: str, *, now: dt.datetime | None = None) -> str:
     return _timestamp(moment.timestamp())
 
 
-def _lines(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
+def log_lines(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
     for path in paths:
         name = os.fspath(path)
         try:
@@ -388,7 +391,7 @@ def _read_events(
     damaged = 0
     # The decoder's scanner without json.loads' wrapping: a third faster on a million lines.
     scan = json.JSONDecoder().scan_once
-    for line in _lines(paths):
+    for line in log_lines(paths):
         try:
             event, end = scan(line, 0)
             moment = event["t"]

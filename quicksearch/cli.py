@@ -6,9 +6,11 @@ The engine is imported inside the commands, so ``quicksearch --help`` starts fas
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -405,6 +407,13 @@ def stats(index_dir: str, as_json: bool) -> None:
     help="Append each search and result click to FILE as JSON lines (see: quicksearch report).",
 )
 @click.option(
+    "--learned",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    metavar="FILE",
+    help="Reorder results by the preferences in FILE (see: quicksearch learn).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -420,6 +429,7 @@ def serve(
     link_base: str,
     synonyms: str | None,
     query_log: str | None,
+    learned: str | None,
     log_level: str,
 ) -> None:
     """Serve the index over HTTP: a JSON API (/search, /suggest, /related, /click, /health,
@@ -449,7 +459,12 @@ def serve(
         link_base=link_base.rstrip("/"),
         synonyms=load_synonyms(synonyms) if synonyms else (),
         query_log=os.path.abspath(query_log) if query_log else None,
+        learned=os.path.abspath(learned) if learned else None,
     )
+    if learned:
+        from quicksearch.learning import load_learned
+
+        load_learned(learned)  # say now, not in every worker, that it cannot be read
     if query_log:
         from quicksearch.analytics import QueryLog
 
@@ -515,6 +530,96 @@ def report(
         click.echo(to_json(result.to_dict()))
     else:
         print_query_report(_console(), result)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False), help="The learned file to write."
+)
+@click.option("--diff", is_flag=True, help="Show what would change against --out; write nothing.")
+@click.option("--window-days", type=click.IntRange(1), default=90, show_default=True)
+@click.option(
+    "--min-searches",
+    type=click.IntRange(1),
+    default=20,
+    show_default=True,
+    help="Searches a query needs before its clicks change anything.",
+)
+@click.option(
+    "--min-days",
+    type=click.IntRange(1),
+    default=3,
+    show_default=True,
+    help="Distinct days those searches must be spread over.",
+)
+@click.option(
+    "--max-move",
+    type=click.IntRange(0, 10),
+    default=3,
+    show_default=True,
+    help="Places a preferred page may move up.",
+)
+@click.option(
+    "--rotated", is_flag=True, help="Also read FILE.1, FILE.2.gz, ... (logrotate's old files)."
+)
+@handle_errors
+def learn(
+    files: tuple[str, ...],
+    out: str,
+    diff: bool,
+    window_days: int,
+    min_searches: int,
+    min_days: int,
+    max_move: int,
+    rotated: bool,
+) -> None:
+    """Learn which page visitors mean by a query from the clicks in the query log of
+    `quicksearch serve --query-log`, and popular whole queries for autocomplete; write them
+    to --out for `serve --learned`. Exclusions and switched-off queries of an existing --out
+    are kept.
+
+    \b
+    Example:
+        quicksearch learn queries.jsonl --rotated --out learned.json --diff
+        quicksearch learn queries.jsonl --rotated --out learned.json
+    """
+    from quicksearch.analytics import report_files
+    from quicksearch.files import write_json_atomic
+    from quicksearch.learning import LearningOptions, learned_diff
+    from quicksearch.learning import learn as fit
+
+    paths: list[Any] = []
+    for name in files:
+        found = report_files(name) if rotated else [name]
+        if not found:
+            raise QuickSearchError(f"no query log at {name}", hint="pass the --query-log file")
+        paths.extend(found)
+    previous = None
+    if os.path.exists(out):
+        try:
+            with open(out, encoding="utf-8") as handle:
+                previous = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise QuickSearchError(
+                f"cannot read {out}: {exc}", hint="remove it or pass another --out"
+            ) from None
+    options = LearningOptions(
+        window_days=window_days, min_searches=min_searches, min_days=min_days, max_move=max_move
+    )
+    data = fit(paths, options=options, previous=previous)
+    changes = learned_diff(previous, data)
+    if diff:
+        for line in changes or ["(no query would change)"]:
+            click.echo(line)
+        return
+    write_json_atomic(Path(out), data, indent=1)
+    click.echo(
+        f"{len(data['queries'])} queries learned, {len(data['popular'])} popular queries, "
+        f"from {data['searches']} searches ({data['ignored_clicks']} clicks ignored); "
+        f"{len(changes)} changes; wrote {out}",
+        err=True,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

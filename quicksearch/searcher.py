@@ -27,6 +27,7 @@ from quicksearch.errors import (
 )
 from quicksearch.expansion import CONTEXT_MAX_WORDS, Expansion, expand_word, in_context
 from quicksearch.fields import question_key, subject_key
+from quicksearch.learning import Learned, load_learned
 from quicksearch.location import parse_location
 from quicksearch.models import Completions, Hit, IndexStats, SearchResults
 from quicksearch.query import Clause, ParsedQuery, parse_query, searchable_text
@@ -62,8 +63,13 @@ class Searcher:
         index_dir: str | os.PathLike[str] = "index_data",
         *,
         settings: Settings = DEFAULT_SETTINGS,
+        learned: str | os.PathLike[str] | Learned | None = None,
     ) -> None:
         parsed = parse_location(index_dir)
+        #: Preferences learned from visitors' clicks (``quicksearch learn``), or None.
+        self.learned = (
+            learned if isinstance(learned, Learned) or learned is None else load_learned(learned)
+        )
         #: The folder, or the cluster location as text.
         self.index_dir: Path | str = parsed if isinstance(parsed, Path) else str(parsed)
         self._location: Location = open_location(parsed)
@@ -236,6 +242,7 @@ class Searcher:
             return SearchResults(query=parsed.text, hits=[], total=0, page=page, limit=limit)
         if parsed.long:
             settings = _for_long_query(settings, keep_field_boosts=bool(boosts))
+        preferred = self.learned.weights(query) if self.learned is not None else None
 
         def work(engine: Engine) -> tuple[ParsedQuery, list[Expansion], Rows]:
             query = _with_trailing_stop(parsed, engine)
@@ -257,7 +264,15 @@ class Searcher:
                 for e, t in zip(expansions, query.terms, strict=True)
             ]
             found = self._run(
-                engine, query, expansions, subjects, limit, page, settings, collapse_duplicates
+                engine,
+                query,
+                expansions,
+                subjects,
+                limit,
+                page,
+                settings,
+                collapse_duplicates,
+                preferred,
             )
             return query, expansions, found
 
@@ -296,18 +311,29 @@ class Searcher:
         page: int,
         settings: Settings,
         collapse: bool,
+        preferred: dict[str, float] | None = None,
     ) -> Rows:
-        return engine.run(
+        start = (page - 1) * limit
+        # A learned preference moves a page up a few places: rank the pages that could move
+        # into the window, reorder, then cut the window (nothing else changes).
+        learned = self.learned if preferred else None
+        deeper = learned.max_move if learned is not None else 0
+        rows = engine.run(
             _clauses(parsed, expansions),
             [Clause(((t, 1.0),)) for t in parsed.excluded_terms],
             parsed.phrases,
             parsed.excluded_phrases,
             list(dict.fromkeys(subject_key(s) for s in subjects)),
-            (page - 1) * limit,
-            limit,
+            0 if learned is not None else start,
+            start + limit + deeper if learned is not None else limit,
             collapse,
             settings,
         )
+        if learned is None or preferred is None:
+            return rows
+        urls = [str(row.get("url", "")) for row, _ in rows.rows]
+        order = learned.reorder(preferred, urls, [score for _, score in rows.rows])
+        return rows._replace(rows=[rows.rows[i] for i in order][start : start + limit])
 
     def _hit(self, row: dict[str, Any], score: float, terms: frozenset[str]) -> Hit:
         question = row.get("question", "")
@@ -420,11 +446,16 @@ class Searcher:
         with self._lock:
             words = self._require_engine().vocabulary.completions(prefix, limit)
         head = text[: match.start()]
+        queries = [head + word for word in words]
+        if self.learned is not None:
+            # Whole queries visitors searched often (and clicked a result of) come first.
+            popular = self.learned.completions(text, limit)
+            queries = list(dict.fromkeys([*popular, *queries]))[:limit]
         return Completions(
             query=text,
             prefix=prefix,
             words=tuple(words),
-            queries=tuple(head + word for word in words),
+            queries=tuple(queries),
         )
 
     # -- facts -------------------------------------------------------------------------------
@@ -549,7 +580,11 @@ def _suggestion(parsed: ParsedQuery, expansions: list[Expansion]) -> str | None:
 
 
 def open_index(
-    index_dir: str | os.PathLike[str] = "index_data", *, settings: Settings = DEFAULT_SETTINGS
+    index_dir: str | os.PathLike[str] = "index_data",
+    *,
+    settings: Settings = DEFAULT_SETTINGS,
+    learned: str | os.PathLike[str] | Learned | None = None,
 ) -> Searcher:
-    """Open the index in ``index_dir`` for searching (raises :class:`IndexNotFoundError`)."""
-    return Searcher(index_dir, settings=settings)
+    """Open the index in ``index_dir`` for searching (raises :class:`IndexNotFoundError`).
+    ``learned``: a file of ``quicksearch learn`` whose preferences reorder results."""
+    return Searcher(index_dir, settings=settings, learned=learned)

@@ -99,6 +99,8 @@ class ServerConfig:
     synonyms: tuple[tuple[str, ...], ...] = field(default=())
     #: Append each search and click to this JSON-lines file (None: record nothing).
     query_log: str | None = None
+    #: A file of ``quicksearch learn``: its preferences reorder results (None: nothing learned).
+    learned: str | None = None
 
     def to_env(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -149,7 +151,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         own = searcher is None
-        state.searcher = searcher or Searcher(config.index_dir, settings=settings)
+        state.searcher = searcher or Searcher(
+            config.index_dir, settings=settings, learned=config.learned
+        )
         if config.query_log:
             state.log = QueryLog(config.query_log, on_drop=metrics.log_dropped.inc)
         settled = await run_in_threadpool(_settle, state.current(), None)
@@ -306,6 +310,8 @@ def _api_routes(app: FastAPI, config: ServerConfig, state: _State, metrics: Serv
                 top=results.hits[0].subject if results.hits else None,
                 typing=FLAGS[typing],
                 id=search_id,
+                limit=limit,
+                shown=[hit.url for hit in results.hits],
             )
         return _JSON(data, headers={"Cache-Control": "no-cache"})
 

@@ -595,6 +595,8 @@ def test_query_log_clicks_and_metrics_on_both_engines(fixture_index: str, tmp_pa
     assert metrics["quicksearch_index_documents"] == 7 and metrics["quicksearch_clicks_total"] == 1
     search, click = (json.loads(line) for line in log.read_text("utf-8").splitlines())
     assert search["gen"] == generation and search["id"] == click["id"] == found["search_id"]
+    # What the search showed, in order: clicks are read against it (quicksearch learn).
+    assert search["shown"] == [h["url"] for h in found["hits"]] and search["limit"] == 10
 
 
 def test_stop_word_queries_find_the_questions_holding_them(location: str) -> None:
