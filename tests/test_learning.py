@@ -219,3 +219,21 @@ def test_learn_command_diff_and_write(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["queries"]["persuasive writing"]["searches"] == 60
     again = runner.invoke(main, ["learn", str(log), "--out", str(out), "--diff"])
     assert "(no query would change)" in again.output
+
+
+def test_suggest_serves_popular_queries_from_the_learned_file(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from quicksearch.server import ServerConfig, create_app
+
+    where = tmp_path / "ix"
+    build_index(_pages(), where, jobs=1)
+    log = tmp_path / "q.jsonl"
+    _log(log, "persuasive writing", 60, 10, _wants(TIED[3]), TIED)
+    path = _learned(tmp_path, log)
+    config = ServerConfig(index_dir=str(where), learned=str(path))
+    with TestClient(create_app(config)) as client:
+        answer = client.get("/suggest", params={"q": "persu"}).json()
+        found = client.get("/search", params={"q": "persuasive writing"}).json()
+    assert answer["queries"][0] == "persuasive writing"
+    assert found["hits"][0]["url"] == TIED[3]
