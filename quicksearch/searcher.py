@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from quicksearch.analysis import STOP_WORDS, fold_word, load_stemmer, plain_words, stem
 from quicksearch.caches import configure_word_caches, word_cache_bytes
@@ -27,13 +27,15 @@ from quicksearch.errors import (
 )
 from quicksearch.expansion import CONTEXT_MAX_WORDS, Expansion, expand_word, in_context
 from quicksearch.fields import question_key, subject_key
-from quicksearch.learning import Learned, load_learned
 from quicksearch.location import parse_location
 from quicksearch.models import Completions, Hit, IndexStats, SearchResults
 from quicksearch.query import Clause, ParsedQuery, parse_query, searchable_text
 from quicksearch.related import POOL, like_clauses, prefer_subject
 from quicksearch.snippets import highlight, make_snippet
 from quicksearch.synonyms import SYNONYM_WEIGHT, synonym_map
+
+if TYPE_CHECKING:
+    from quicksearch.learning import Learned
 
 __all__ = ["Searcher", "open_index"]
 
@@ -67,9 +69,11 @@ class Searcher:
     ) -> None:
         parsed = parse_location(index_dir)
         #: Preferences learned from visitors' clicks (``quicksearch learn``), or None.
-        self.learned = (
-            learned if isinstance(learned, Learned) or learned is None else load_learned(learned)
-        )
+        self.learned: Learned | None = None
+        if learned is not None:
+            from quicksearch.learning import Learned, load_learned  # only when asked for
+
+            self.learned = learned if isinstance(learned, Learned) else load_learned(learned)
         #: The folder, or the cluster location as text.
         self.index_dir: Path | str = parsed if isinstance(parsed, Path) else str(parsed)
         self._location: Location = open_location(parsed)
