@@ -479,6 +479,19 @@ def serve(
     run_server(config, host=host, port=port, workers=workers, log_level=log_level)
 
 
+def _log_paths(files: tuple[str, ...], rotated: bool) -> list[Any]:
+    """The query log files named, with logrotate's older ones when ``rotated``."""
+    from quicksearch.analytics import report_files
+
+    paths: list[Any] = []
+    for name in files:
+        found = report_files(name) if rotated else [name]
+        if not found:
+            raise QuickSearchError(f"no query log at {name}", hint="pass the --query-log file")
+        paths.extend(found)
+    return paths
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--since", metavar="WHEN", help="From this moment: 2026-12-01, 2026-12-01T06:00, 7d.")
@@ -516,15 +529,10 @@ def report(
         quicksearch report queries.jsonl --since 7d
         quicksearch report queries.jsonl --rotated --json > report.json
     """
-    from quicksearch.analytics import build_report, report_files
+    from quicksearch.analytics import build_report
     from quicksearch.render import print_query_report, to_json
 
-    paths: list[Any] = []
-    for name in files:
-        found = report_files(name) if rotated else [name]
-        if not found:
-            raise QuickSearchError(f"no query log at {name}", hint="pass the --query-log file")
-        paths.extend(found)
+    paths = _log_paths(files, rotated)
     result = build_report(paths, since=since, until=until, top=top, min_searches=min_searches)
     if as_json:
         click.echo(to_json(result.to_dict()))
@@ -584,17 +592,11 @@ def learn(
         quicksearch learn queries.jsonl --rotated --out learned.json --diff
         quicksearch learn queries.jsonl --rotated --out learned.json
     """
-    from quicksearch.analytics import report_files
     from quicksearch.files import write_json_atomic
     from quicksearch.learning import LearningOptions, learned_diff
     from quicksearch.learning import learn as fit
 
-    paths: list[Any] = []
-    for name in files:
-        found = report_files(name) if rotated else [name]
-        if not found:
-            raise QuickSearchError(f"no query log at {name}", hint="pass the --query-log file")
-        paths.extend(found)
+    paths = _log_paths(files, rotated)
     previous = None
     if os.path.exists(out):
         try:

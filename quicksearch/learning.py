@@ -43,7 +43,7 @@ from typing import Any
 from quicksearch.analytics import log_lines, normalise_query
 from quicksearch.errors import InvalidArgumentError
 
-__all__ = ["Learned", "LearningOptions", "learn", "learned_diff", "load_learned"]
+__all__ = ["Learned", "LearningOptions", "Preference", "learn", "learned_diff", "load_learned"]
 
 FORMAT = 1
 _MAX_RANK = 50
@@ -222,6 +222,32 @@ def learn(
     }
 
 
+@dataclass(frozen=True)
+class Preference:
+    """What was learned for one query: its preferred pages' weights, the lowest weight of its
+    pages (the baseline a preferred page's lift is measured from), and the bounds."""
+
+    weights: dict[str, float]
+    low: float
+    max_move: int
+    band: float
+
+    def reorder(self, urls: Sequence[str], scores: Sequence[float]) -> list[int]:
+        """Positions of ``urls`` (ranked, with ``scores``) in their learned order: a page moves
+        up at most ``max_move`` places, in proportion to how much more attractive it is than
+        the baseline, and only among pages within ``band`` of the best."""
+        high = max(self.weights.values())
+        best = scores[0] if scores else 0.0
+        keys = []
+        for i, url in enumerate(urls):
+            shift = 0.0
+            weight = self.weights.get(url)
+            if weight is not None and high > self.low and scores[i] >= self.band * best:
+                shift = self.max_move * (weight - self.low) / (high - self.low)
+            keys.append((i - math.floor(shift + 1e-9), -(weight or 0.0), i))
+        return [k[2] for k in sorted(keys)]
+
+
 class Learned:
     """A learned file, loaded for searching (see :func:`load_learned`)."""
 
@@ -232,18 +258,16 @@ class Learned:
                 hint="write one with: quicksearch learn LOG... --out FILE",
             )
         options = data.get("options", {})
-        self.max_move = int(options.get("max_move", LearningOptions.max_move))
-        self.band = float(options.get("band", LearningOptions.band))
         excluded = set(data.get("exclude", {}).get("urls", []))
-        # Per query, its preferred pages' weights, and the lowest weight of its pages (the
-        # baseline a preferred page's lift is measured from).
-        self._weights: dict[str, dict[str, float]] = {}
+        max_move = int(options.get("max_move", LearningOptions.max_move))
+        band = float(options.get("band", LearningOptions.band))
+        self._preferences: dict[str, Preference] = {}
         for query, entry in data.get("queries", {}).items():
             urls = {u: v for u, v in entry.get("urls", {}).items() if u not in excluded}
             preferred = {u: float(v["weight"]) for u, v in urls.items() if v.get("preferred")}
             if entry.get("enabled", True) and preferred:
                 low = min(float(v["weight"]) for v in urls.values())
-                self._weights[query] = {"": low, **preferred}
+                self._preferences[query] = Preference(preferred, low, max_move, band)
         skip = set(data.get("exclude", {}).get("queries", []))
         self.popular: list[tuple[str, int]] = [
             (p["query"], int(p["searches"]))
@@ -251,27 +275,9 @@ class Learned:
             if p["query"] not in skip
         ]
 
-    def weights(self, query: str) -> dict[str, float] | None:
-        """The learned weights of the urls of ``query`` (as typed), if it has any."""
-        return self._weights.get(normalise_query(query))
-
-    def reorder(self, weights: dict[str, float], urls: Sequence[str], scores: Sequence[float]):  # type: ignore[no-untyped-def]
-        """Positions of ``urls`` (ranked, with ``scores``) in their learned order: a page moves
-        up at most ``max_move`` places, in proportion to how much more attractive it is than
-        the least attractive learned page, and only among pages within ``band`` of the best."""
-        if not urls:
-            return []
-        low = weights.get("", 0.0)
-        high = max(weights.values())
-        best = scores[0] if scores else 0.0
-        keys = []
-        for i, url in enumerate(urls):
-            shift = 0.0
-            weight = weights.get(url)
-            if weight is not None and high > low and scores[i] >= self.band * best:
-                shift = self.max_move * (weight - low) / (high - low)
-            keys.append((i - math.floor(shift + 1e-9), -(weight or 0.0), i))
-        return [k[2] for k in sorted(keys)]
+    def preference(self, query: str) -> Preference | None:
+        """What was learned for ``query`` (as typed), if anything."""
+        return self._preferences.get(normalise_query(query))
 
     def completions(self, text: str, limit: int) -> list[str]:
         """Popular whole queries that extend ``text``, most searched first."""

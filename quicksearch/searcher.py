@@ -35,7 +35,7 @@ from quicksearch.snippets import highlight, make_snippet
 from quicksearch.synonyms import SYNONYM_WEIGHT, synonym_map
 
 if TYPE_CHECKING:
-    from quicksearch.learning import Learned
+    from quicksearch.learning import Learned, Preference
 
 __all__ = ["Searcher", "open_index"]
 
@@ -246,7 +246,7 @@ class Searcher:
             return SearchResults(query=parsed.text, hits=[], total=0, page=page, limit=limit)
         if parsed.long:
             settings = _for_long_query(settings, keep_field_boosts=bool(boosts))
-        preferred = self.learned.weights(query) if self.learned is not None else None
+        preference = self.learned.preference(query) if self.learned is not None else None
 
         def work(engine: Engine) -> tuple[ParsedQuery, list[Expansion], Rows]:
             query = _with_trailing_stop(parsed, engine)
@@ -276,7 +276,7 @@ class Searcher:
                 page,
                 settings,
                 collapse_duplicates,
-                preferred,
+                preference,
             )
             return query, expansions, found
 
@@ -315,28 +315,27 @@ class Searcher:
         page: int,
         settings: Settings,
         collapse: bool,
-        preferred: dict[str, float] | None = None,
+        preference: Preference | None = None,
     ) -> Rows:
         start = (page - 1) * limit
         # A learned preference moves a page up a few places: rank the pages that could move
         # into the window, reorder, then cut the window (nothing else changes).
-        learned = self.learned if preferred else None
-        deeper = learned.max_move if learned is not None else 0
+        deeper = preference.max_move if preference is not None else 0
         rows = engine.run(
             _clauses(parsed, expansions),
             [Clause(((t, 1.0),)) for t in parsed.excluded_terms],
             parsed.phrases,
             parsed.excluded_phrases,
             list(dict.fromkeys(subject_key(s) for s in subjects)),
-            0 if learned is not None else start,
-            start + limit + deeper if learned is not None else limit,
+            start if preference is None else 0,
+            limit if preference is None else start + limit + deeper,
             collapse,
             settings,
         )
-        if learned is None or preferred is None:
+        if preference is None:
             return rows
         urls = [str(row.get("url", "")) for row, _ in rows.rows]
-        order = learned.reorder(preferred, urls, [score for _, score in rows.rows])
+        order = preference.reorder(urls, [score for _, score in rows.rows])
         return rows._replace(rows=[rows.rows[i] for i in order][start : start + limit])
 
     def _hit(self, row: dict[str, Any], score: float, terms: frozenset[str]) -> Hit:

@@ -94,19 +94,23 @@ def ranked_rows(
     ranker: Ranker,
     clauses: list[Clause],
     excluded: list[Clause],
+    phrases: tuple[Sequence[tuple[str, ...]], Sequence[tuple[str, ...]]],
     subject_keys: list[str],
     window: tuple[int, int],
     collapse: bool,
     settings: Settings,
+    phrase_pages: Callable[[tuple[str, ...]], Clause],
     stored: Callable[[list[int]], list[dict[str, Any]]],
 ) -> Rows:
-    """One window (``start``, ``count``) of ``ranker``'s list, with the stored fields of its
-    pages (``stored`` reads them by page number): both engines' ``run``."""
+    """Both engines' ``run``: one window (``start``, ``count``) of ``ranker``'s list for the
+    clauses and the (wanted, excluded) ``phrases`` (``phrase_pages`` finds a phrase's pages), with
+    the stored fields of its pages (``stored`` reads them by page number)."""
     start, count = window
+    wanted, unwanted = phrases
     allowed = ranker.subject_mask(subject_keys) if subject_keys else None
     ranked = ranker.rank(
-        clauses,
-        excluded=excluded,
+        clauses + [phrase_pages(p) for p in wanted],
+        excluded=excluded + [phrase_pages(p) for p in unwanted],
         allowed=allowed,
         start=start,
         count=count,

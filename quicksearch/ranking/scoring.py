@@ -5,7 +5,6 @@ knows each posting list's best possible score, which the evaluation prunes with.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
@@ -106,7 +105,7 @@ class Plan:
     size: int  # postings in all its lists (an upper bound of its pages)
     #: Every page's score and match, once computed for a clause of many lists (see
     #: ScoringModel.clause_scores); a plan lives for one query.
-    pages: list[tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=list)
+    pages: tuple[np.ndarray, np.ndarray] | None = None
 
     def lists(self) -> list[TermList]:
         return [lst for _, lists in self.variants for lst in lists]
@@ -189,13 +188,13 @@ class ScoringModel:
         # Many pages, or many lists (a prefix's forms) each searched for all the pages: each
         # list is scattered once over every page and read back at its postings, instead of a
         # binary search per list (the same sums, added in the same order).
-        if not plan.pages and (
+        if plan.pages is None and (
             len(docs) * DENSE_SHARE > self.size
             or sum(len(lists) for _, lists in plan.variants) >= _MANY_LISTS
         ):
-            plan.pages.append(self._dense_clause_scores(plan))
-        if plan.pages:
-            every, held = plan.pages[0]
+            plan.pages = self._dense_clause_scores(plan)
+        if plan.pages is not None:
+            every, held = plan.pages
             best, present = every[docs], held[docs]
         else:
             best = np.zeros(len(docs), dtype=np.float32)

@@ -111,17 +111,17 @@ class EmbeddedEngine:
         collapse: bool,
         settings: Settings,
     ) -> Rows:
-        clauses = clauses + [self._phrase_clause(p) for p in phrases]
-        excluded = excluded + [self._phrase_clause(p) for p in excluded_phrases]
         stored = self.searcher.stored_fields
         return ranked_rows(
             self.ranker,
             clauses,
             excluded,
+            (phrases, excluded_phrases),
             subject_keys,
             (start, count),
             collapse,
             settings,
+            self._phrase_clause,
             lambda docnums: [stored(n) for n in docnums],
         )
 

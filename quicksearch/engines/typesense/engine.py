@@ -167,16 +167,16 @@ class ClusterEngine:
         collapse: bool,
         settings: Settings,
     ) -> Rows:
-        clauses = clauses + [self._phrase_clause(p) for p in phrases]
-        excluded = excluded + [self._phrase_clause(p) for p in excluded_phrases]
         return ranked_rows(
             self.ranker,
             clauses,
             excluded,
+            (phrases, excluded_phrases),
             subject_keys,
             (start, count),
             collapse,
             settings,
+            self._phrase_clause,
             lambda docnums: self._display([self.source.ids[n] for n in docnums]),
         )
 

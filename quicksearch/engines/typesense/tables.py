@@ -18,6 +18,7 @@ drops the version before (a searcher still on it had a whole update's time to mo
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import zlib
@@ -133,17 +134,15 @@ class TableBuilder:
                 entry[0].append(n)
                 entry[1].append(min(tf, _MAX_TF))
 
-    def _numbers(self) -> np.ndarray:
-        """Each page's number: its place among the pages sorted by url."""
-        order = np.array(sorted(range(len(self._urls)), key=self._urls.__getitem__), dtype=np.int64)
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order))
-        return rank
+    @functools.cached_property
+    def _order(self) -> np.ndarray:
+        """The pages (in reading order) sorted by url, once all are added: page number n is
+        ``_order[n]``."""
+        return np.array(sorted(range(len(self._urls)), key=self._urls.__getitem__), dtype=np.int64)
 
     def pages(self) -> dict[str, Any]:
         """The per-page table, in page-number order (JSON)."""
-        rank = self._numbers()
-        order = np.argsort(rank)
+        order = self._order
 
         def ordered(values: list[str]) -> list[str]:
             return [values[i] for i in order]
@@ -163,7 +162,9 @@ class TableBuilder:
 
     def postings(self) -> Iterator[tuple[str, str, str]]:
         """``(field, term, encoded list)`` of every posting list, pages by number."""
-        rank = self._numbers()
+        order = self._order
+        rank = np.empty(len(order), dtype=np.int64)  # each page's number
+        rank[order] = np.arange(len(order))
         for field, lists in self._lists.items():
             for term, (pages, tf) in lists.items():
                 ids = rank[np.frombuffer(pages, dtype=np.uint32)]
